@@ -1,0 +1,20 @@
+"""rag: answers about your documents, every claim with a verbatim, offset-checked quote."""
+
+from rag.answer import REFUSAL, Answer, Citation
+from rag.assistant import Assistant
+from rag.errors import DocumentError, IndexUnavailableError, RagError, UnknownSourceError
+from rag.index import IngestReport
+from rag.settings import Settings
+
+__all__ = [
+    "REFUSAL",
+    "Answer",
+    "Assistant",
+    "Citation",
+    "DocumentError",
+    "IndexUnavailableError",
+    "IngestReport",
+    "RagError",
+    "Settings",
+    "UnknownSourceError",
+]

@@ -1,0 +1,409 @@
+"""Stage 5 — answer: pick the sentences that answer the question, or refuse.
+
+Without an LLM the answer is extractive: one to three verbatim sentences, each
+followed by its [n] marker, every quote cut from the stored document text at its
+offsets. The refusal is the product's promise: when the question's key terms are
+not in the evidence, or the evidence is not close enough, we say so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rag.index import StoredSentence
+from rag.retrieve import LexicalIndex, Retrieval, stems, stopwords, words
+
+REFUSAL = "I couldn't find this in the documents."
+
+# Words that frame a question but say nothing about what is asked.
+_FRAMING = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "did",
+        "does",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "say",
+        "said",
+        "says",
+        "tell",
+        "told",
+        "mention",
+        "mentioned",
+        "mentions",
+        "describe",
+        "described",
+        "think",
+        "thought",
+        "article",
+        "articles",
+        "document",
+        "documents",
+        "text",
+        "source",
+        "sources",
+        "according",
+        "explain",
+        "explained",
+        "talk",
+        "talked",
+        "discuss",
+        "discussed",
+        "know",
+        "main",
+        "point",
+        "points",
+        "give",
+        "gave",
+        "kind",
+        "sort",
+        "type",
+        "something",
+        "anything",
+        "someone",
+        "anyone",
+        "happen",
+        "happened",
+        "please",
+        "exactly",
+        "also",
+        "about",
+        "the",
+        "would",
+        "could",
+        "should",
+        "can",
+        "may",
+        "might",
+        "will",
+        "must",
+        "get",
+        "got",
+        "actually",
+        "really",
+    ]
+)
+_PRONOUNS = frozenset(
+    [
+        "he",
+        "she",
+        "him",
+        "her",
+        "his",
+        "hers",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+    ]
+)
+_COUNT_Q = re.compile(r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b")
+_NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
+_TIME_Q = re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day)\b")
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
+    r"million|billion|several|few)\b",
+    re.I,
+)
+_TIME = re.compile(
+    r"\b(1[89]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|"
+    r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century)\b",
+    re.I,
+)
+MIN_SENTENCE_WORDS = 3
+NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
+MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
+MAX_SENTENCES = 3
+SCORE_WEIGHTS = (0.6, 0.2, 0.2)
+
+
+@dataclass
+class Citation:
+    n: int
+    source: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    mode: str = "extractive"
+    note: str = ""
+    retrieved: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["citations"] = [c.to_dict() for c in self.citations]
+        return data
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    query: str  # what retrieval searches for: the question, with context on a follow-up
+    key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
+    kind: str  # "count", "time" or "other"
+
+    @classmethod
+    def parse(cls, text: str, history: Sequence[dict[str, Any]] | None) -> Question:
+        lowered = text.lower()
+        key_terms = tuple(
+            dict.fromkeys(
+                w
+                for w in words(text)
+                if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
+            )
+        )
+        kind = (
+            "count"
+            if _COUNT_Q.search(lowered)
+            else "time"
+            if _TIME_Q.search(lowered)
+            else "name"
+            if _NAME_Q.search(lowered)
+            else "other"
+        )
+        query = text
+        earlier = [
+            str(m.get("content", ""))
+            for m in (history or [])
+            if m.get("role") == "user" and str(m.get("content", "")).strip()
+        ]
+        if earlier and (len(key_terms) <= 1 or _PRONOUNS & set(words(text))):
+            # A follow-up leans on the last question for who or what "he"/"it" is.
+            query = f"{earlier[-1]} {text}"
+        return cls(text=text, query=query, key_terms=key_terms, kind=kind)
+
+
+@dataclass
+class ScoredSentence:
+    sentence: StoredSentence
+    title: str
+    score: float
+    coverage: float  # share of the question's key-term weight found in its context
+
+
+class ExtractiveAnswerer:
+    def __init__(
+        self,
+        encode: Callable[[Sequence[str]], np.ndarray],
+        min_relevance: float,
+        min_coverage: float,
+        max_chars: int,
+    ) -> None:
+        self.encode = encode
+        self.min_relevance = min_relevance
+        self.min_coverage = min_coverage
+        self.max_chars = max_chars
+        # Weights of (cosine, key terms in the sentence, key terms in its context),
+        # calibrated with evals/calibrate.py on evals/seed.jsonl.
+        self.weights = SCORE_WEIGHTS
+        self._word_vectors: dict[str, np.ndarray] = {}
+
+    def answer(
+        self,
+        question: Question,
+        retrieval: Retrieval,
+        question_embedding: np.ndarray,
+        lexical: LexicalIndex,
+        document_text: Callable[[str], str],
+    ) -> Answer:
+        retrieved = [
+            {
+                "source": p.source,
+                "start": p.start,
+                "end": p.end,
+                "score": round(p.score, 5),
+                "dense": round(p.dense, 4),
+                "bm25": round(p.bm25, 4),
+            }
+            for p in retrieval.passages
+        ]
+        ranked = self.rank(question, retrieval, question_embedding, lexical)
+        reason = self.refusal_reason(question, ranked)
+        if reason:
+            return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
+        chosen = self.choose(ranked)
+        text, citations = self.compose(chosen, document_text)
+        return Answer(question.text, text, False, citations, retrieved=retrieved)
+
+    # ---- scoring -------------------------------------------------------------------
+
+    def rank(
+        self,
+        question: Question,
+        retrieval: Retrieval,
+        question_embedding: np.ndarray,
+        lexical: LexicalIndex,
+    ) -> list[ScoredSentence]:
+        weights = {w: lexical.idf(_stem(w)) for w in question.key_terms}
+        scored = []
+        for passage in retrieval.passages:
+            for i, sentence in enumerate(passage.sentences):
+                if len(words(sentence.text)) < MIN_SENTENCE_WORDS:
+                    continue
+                # The sentence before names who "he" is; the passage is its context.
+                context = " ".join(s.text for s in passage.sentences[max(0, i - 1) : i + 1])
+                own = self.coverage(weights, sentence.text)
+                near = self.coverage(weights, context)
+                cosine = max(
+                    float(sentence.embedding @ question_embedding),
+                    float(sentence.embedding @ retrieval.query_embedding),
+                )
+                w_cos, w_own, w_near = self.weights
+                score = w_cos * cosine + w_own * own + w_near * near
+                scored.append(ScoredSentence(sentence, passage.title, score, near))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        return scored
+
+    def coverage(self, weights: dict[str, float], text: str) -> float:
+        """Share of key-term weight present in text; a word counts if its stem occurs,
+        or if a word there means nearly the same (attackers ~ hackers)."""
+        if not weights:
+            return 1.0
+        present = set(stems(text))
+        found = 0.0
+        missing = []
+        for word, weight in weights.items():
+            if _stem(word) in present:
+                found += weight
+            else:
+                missing.append(word)
+        if missing:
+            found += sum(weights[w] for w in self._soft_matches(missing, text))
+        return found / sum(weights.values())
+
+    def _soft_matches(self, missing: list[str], text: str) -> list[str]:
+        candidates = [w for w in dict.fromkeys(words(text)) if w not in stopwords()]
+        if not candidates:
+            return []
+        vectors = self._vectors(missing + candidates)
+        pool = np.stack([vectors[w] for w in candidates])
+        return [w for w in missing if float(np.max(pool @ vectors[w])) >= 0.62]
+
+    def _vectors(self, items: list[str]) -> dict[str, np.ndarray]:
+        new = [w for w in dict.fromkeys(items) if w not in self._word_vectors]
+        if new:
+            if len(self._word_vectors) > 50_000:  # bound the cache of word vectors
+                self._word_vectors.clear()
+            self._word_vectors.update(zip(new, self.encode(new)))
+        return {w: self._word_vectors[w] for w in items}
+
+    # ---- decisions -----------------------------------------------------------------
+
+    def refusal_reason(self, question: Question, ranked: list[ScoredSentence]) -> str:
+        if not ranked:
+            return "no passage in the index relates to the question"
+        best = ranked[0]
+        if best.score < self.min_relevance:
+            return f"best evidence scores {best.score:.2f}, under {self.min_relevance:.2f}"
+        if best.coverage < self.min_coverage:
+            return (
+                f"the evidence covers {best.coverage:.0%} of the question's key terms "
+                f"({', '.join(question.key_terms)})"
+            )
+        if question.kind == "count" and not _NUMBER.search(best.sentence.text):
+            return "the question asks for a number and the evidence gives none"
+        if question.kind == "time" and not _TIME.search(best.sentence.text):
+            return "the question asks when and the evidence gives no time"
+        if question.kind == "name" and not _new_names(best.sentence.text, question.text):
+            return "the question asks for a name and the evidence names nothing new"
+        return ""
+
+    def choose(self, ranked: list[ScoredSentence]) -> list[list[ScoredSentence]]:
+        """Groups of sentences: each group one answer sentence and the sources saying it."""
+        best = ranked[0].score
+        groups: list[list[ScoredSentence]] = []
+        length = 0
+        for item in ranked:
+            if item.score < max(best - MARGIN, self.min_relevance):
+                break
+            twin = next((g for g in groups if _cosine(g[0], item) >= NEAR_DUPLICATE), None)
+            if twin is not None:
+                if all(s.sentence.source != item.sentence.source for s in twin):
+                    twin.append(item)
+                continue
+            if len(groups) >= MAX_SENTENCES:
+                continue
+            if groups and length + len(item.sentence.text) > self.max_chars:
+                continue
+            groups.append([item])
+            length += len(item.sentence.text) + 5
+        return groups
+
+    def compose(
+        self, groups: list[list[ScoredSentence]], document_text: Callable[[str], str]
+    ) -> tuple[str, list[Citation]]:
+        citations: list[Citation] = []
+        parts = []
+        for group in groups:
+            markers = []
+            for item in group:
+                s = item.sentence
+                quote = document_text(s.source)[s.start : s.end]
+                citations.append(
+                    Citation(
+                        len(citations) + 1,
+                        s.source,
+                        item.title,
+                        quote,
+                        s.start,
+                        s.end,
+                        round(item.score, 4),
+                    )
+                )
+                markers.append(f"[{len(citations)}]")
+            lead = group[0].sentence
+            parts.append(f"{document_text(lead.source)[lead.start : lead.end]} {''.join(markers)}")
+        return " ".join(parts), citations
+
+
+def _new_names(sentence: str, question: str) -> list[str]:
+    """Capitalised words (not opening the sentence) that the question does not mention."""
+    asked = set(words(question))
+    tokens = re.findall(r"[A-Z][\w.]*[A-Za-z0-9]|[A-Z]{2,}", sentence)
+    opener = sentence.split(maxsplit=1)[0] if sentence.split() else ""
+    return [t for t in tokens if t != opener and not set(words(t)) <= asked]
+
+
+def _stem(word: str) -> str:
+    found = stems(word, drop=frozenset())
+    return found[0] if found else word
+
+
+def _cosine(a: ScoredSentence, b: ScoredSentence) -> float:
+    return float(a.sentence.embedding @ b.sentence.embedding)

@@ -1,0 +1,179 @@
+"""The public entry point: `Assistant` ties the pipeline stages together."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.answer import Answer, ExtractiveAnswerer, Question
+from rag.documents import (
+    Document,
+    DocumentBatch,
+    discover,
+    load_catalog,
+    load_document,
+    source_name,
+)
+from rag.embeddings import Embedder
+from rag.errors import DocumentError
+from rag.index import Index, IngestReport, open_client
+from rag.retrieve import HybridRetriever
+from rag.settings import Settings
+
+
+class Assistant:
+    """Answers questions about a folder of documents, citing verbatim quotes.
+
+    Settings come from RAG_* environment variables and .env; keyword arguments
+    override them: Assistant(corpus_dir="corpus", index_dir=".rag").
+    Safe to share between threads.
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings.model_copy(update=overrides) if settings else Settings(**overrides)
+        self._lock = threading.RLock()
+        self._index: Index | None = None
+        self._retriever: HybridRetriever | None = None
+        self._answerer: ExtractiveAnswerer | None = None
+        self.embedder = Embedder(self.settings.embed_batch_size)
+
+    # ---- lazily opened parts -------------------------------------------------------
+
+    @property
+    def index(self) -> Index:
+        with self._lock:
+            if self._index is None:
+                client = open_client(Path(self.settings.index_dir))
+                self._index = Index(client, self.settings.collection, self.embedder)
+            return self._index
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = HybridRetriever(self.index)
+            return self._retriever
+
+    @property
+    def answerer(self) -> ExtractiveAnswerer:
+        with self._lock:
+            if self._answerer is None:
+                self._answerer = ExtractiveAnswerer(
+                    self.embedder.encode,
+                    self.settings.min_relevance,
+                    self.settings.min_coverage,
+                    self.settings.max_answer_chars,
+                )
+            return self._answerer
+
+    # ---- ingestion -----------------------------------------------------------------
+
+    def ingest(
+        self, paths: Iterable[str | Path] | None = None, show_progress: bool = False
+    ) -> IngestReport:
+        """Index the corpus folder (all of it, removing vanished files) or just `paths`.
+
+        Unchanged documents cost nothing; bad files land in report.failed and the
+        rest of the batch is still indexed.
+        """
+        corpus = Path(self.settings.corpus_dir)
+        whole_corpus = paths is None
+        batch = self._load(discover(corpus) if whole_corpus else _expand(paths or []))
+        report = self.index.sync(
+            batch.documents,
+            self.settings.passage_tokens,
+            remove_missing=whole_corpus,
+            keep=[source for source, _ in batch.failed],
+            show_progress=show_progress,
+        )
+        report.failed = [{"source": s, "reason": r} for s, r in batch.failed]
+        return report
+
+    def _load(self, files: Sequence[Path]) -> DocumentBatch:
+        corpus = Path(self.settings.corpus_dir)
+        catalog = load_catalog(corpus)
+        max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        batch = DocumentBatch()
+        for path in files:
+            try:
+                batch.documents.append(load_document(path, corpus, catalog, max_bytes))
+            except DocumentError as exc:
+                batch.failed.append((_display_name(path, corpus), str(exc)))
+            except OSError as exc:
+                batch.failed.append((_display_name(path, corpus), f"cannot read: {exc.strerror}"))
+        return batch
+
+    def remove(self, sources: Iterable[str]) -> list[str]:
+        return self.index.remove(sources)
+
+    # ---- questions -----------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
+        text = self._validate(question)
+        parsed = Question.parse(text, history)
+        retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
+        question_embedding = (
+            retrieval.query_embedding
+            if parsed.query == parsed.text
+            else self.embedder.encode_one(parsed.text)
+        )
+        return self.answerer.answer(
+            parsed,
+            retrieval,
+            question_embedding,
+            self.retriever.lexical(),
+            self.document_text,
+        )
+
+    def _validate(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise ValueError("The question must be text.")
+        text = question.strip()
+        if not text:
+            raise ValueError("The question is empty; type a question about the documents.")
+        limit = self.settings.max_question_chars
+        if len(text) > limit:
+            raise ValueError(
+                f"The question is {len(text):,} characters long; the limit is {limit:,} "
+                "(RAG_MAX_QUESTION_CHARS). Ask a shorter question."
+            )
+        return text
+
+    # ---- documents -----------------------------------------------------------------
+
+    def document_text(self, source: str) -> str:
+        """The indexed text of a source; citation offsets index into it."""
+        return self.index.document_text(source)
+
+    def sources(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "source": d.source,
+                "title": d.title,
+                "description": d.description,
+                "chunks": len(d.passages),
+                "sentences": d.sentences,
+                "added_at": d.added_at,
+            }
+            for d in sorted(self.index.documents().values(), key=lambda d: d.source)
+        ]
+
+
+def _expand(paths: Iterable[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        files.extend(discover(path) if path.is_dir() else [path])
+    return files
+
+
+def _display_name(path: Path, corpus: Path) -> str:
+    try:
+        return source_name(path, corpus)
+    except DocumentError:
+        return str(path)
+
+
+__all__ = ["Assistant", "Answer", "Document", "IngestReport"]

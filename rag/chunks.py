@@ -1,0 +1,147 @@
+"""Stage 2 — chunks: sentences with exact character offsets, grouped into passages.
+
+Each sentence is the unit we embed and quote; a passage (consecutive sentences of
+one paragraph, within a token budget) is the unit of lexical retrieval and the
+context shown around a quote. Every text here is a slice of `Document.text`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rag.documents import Document, text_hash
+
+# Lines that carry no sentence (markdown table rules, bare separators).
+_NOISE_LINE = re.compile(r"^[\s|:\-=*_#>]*$")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    source: str
+    start: int
+    end: int
+    text: str
+    position: int  # index of the sentence within its document
+    passage: int  # index of the passage within its document
+
+    @property
+    def id(self) -> str:
+        return sentence_id(self.source, self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Passage:
+    source: str
+    position: int
+    start: int
+    end: int
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def id(self) -> str:
+        return passage_id(self.source, self.position)
+
+    def text(self, document_text: str) -> str:
+        return document_text[self.start : self.end]
+
+
+def sentence_id(source: str, start: int, end: int) -> str:
+    return f"{source}#{start}-{end}"
+
+
+def passage_id(source: str, position: int) -> str:
+    return f"{source}#p{position}"
+
+
+@lru_cache(maxsize=1)
+def _punkt():
+    # llama-index-core ships punkt's English model in its cache; pointing nltk at
+    # that cache (globals_helper) keeps sentence splitting offline.
+    from llama_index.core.utils import globals_helper
+
+    globals_helper.wait_for_nltk_check()
+    from nltk.tokenize import PunktTokenizer
+
+    return PunktTokenizer("english")
+
+
+@lru_cache(maxsize=1)
+def token_counter() -> Callable[[str], int]:
+    # get_tokenizer sets TIKTOKEN_CACHE_DIR to llama-index's bundled cl100k_base,
+    # so counting tokens never reaches the network.
+    from llama_index.core.utils import get_tokenizer
+
+    encode = get_tokenizer()
+    return lambda text: len(encode(text))
+
+
+def sentence_spans(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, block) for every sentence; a block is a paragraph or line.
+
+    Punkt gives spans within a line; lines are split first because headlines,
+    list items and table rows end without punctuation.
+    """
+    spans: list[tuple[int, int, int]] = []
+    tokenizer = _punkt()
+    offset = 0
+    block = 0
+    for line in text.split("\n"):
+        if line.strip() and not _NOISE_LINE.match(line):
+            for start, end in tokenizer.span_tokenize(line):
+                s, e = _strip_span(line, start, end)
+                if e > s:
+                    spans.append((offset + s, offset + e, block))
+            block += 1
+        offset += len(line) + 1
+    return spans
+
+
+def _strip_span(line: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and (line[start].isspace() or line[start] == "|"):
+        start += 1
+    while end > start and (line[end - 1].isspace() or line[end - 1] == "|"):
+        end -= 1
+    return start, end
+
+
+def split_document(document: Document, max_tokens: int) -> list[Passage]:
+    """Sentences grouped into passages: never across blocks, at most max_tokens each."""
+    count = token_counter()
+    passages: list[Passage] = []
+    pending: list[tuple[int, int]] = []
+    pending_tokens = 0
+    pending_block = -1
+    sentences_seen = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_tokens, sentences_seen
+        if not pending:
+            return
+        position = len(passages)
+        sentences = tuple(
+            Sentence(document.source, s, e, document.text[s:e], sentences_seen + i, position)
+            for i, (s, e) in enumerate(pending)
+        )
+        sentences_seen += len(sentences)
+        passages.append(
+            Passage(document.source, position, pending[0][0], pending[-1][1], sentences)
+        )
+        pending, pending_tokens = [], 0
+
+    for start, end, block in sentence_spans(document.text):
+        tokens = count(document.text[start:end])
+        if block != pending_block or pending_tokens + tokens > max_tokens:
+            flush()
+        pending.append((start, end))
+        pending_tokens += tokens
+        pending_block = block
+    flush()
+    return passages
+
+
+def sentence_key(text: str) -> str:
+    """Identity of a sentence's text, for reusing its embedding wherever it recurs."""
+    return text_hash(text)

@@ -1,0 +1,343 @@
+"""Stage 3 — index: sentences and their embeddings in Chroma, kept in step with the corpus.
+
+Two collections:
+- `<name>-sentences`: one record per sentence with its embedding and offsets
+  (written through llama-index's ChromaVectorStore).
+- `<name>-documents`: one record per document: its extracted text, content hash,
+  title and passage spans. It is written *after* a document's sentences, so a
+  document whose record carries the current hash is known to be complete; an
+  interrupted ingest is simply redone for that document on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.chunks import Passage, sentence_key, split_document
+from rag.documents import Document
+from rag.embeddings import Embedder
+from rag.errors import IndexUnavailableError, UnknownSourceError
+
+_LOOKUP_BATCH = 256  # ids or keys per Chroma get(); keeps where-clauses small
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)  # {"source", "reason"}
+    embedded: int = 0  # sentences sent to the model
+    reused: int = 0  # sentences whose embedding was already stored
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    source: str
+    title: str
+    description: str
+    content_hash: str
+    passages: tuple[tuple[int, int], ...]
+    sentences: int
+    added_at: float
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    id: str
+    source: str
+    start: int
+    end: int
+    passage: int
+    text: str
+    embedding: np.ndarray
+
+
+def open_client(index_dir: Path) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(
+            path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+    except Exception as exc:  # chromadb raises many types for a damaged folder
+        raise IndexUnavailableError(
+            f"Cannot open the index at {index_dir} ({type(exc).__name__}: {exc}). "
+            "Run `rag ingest --rebuild` to build it again from the corpus."
+        ) from exc
+
+
+class Index:
+    def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.embedder = embedder
+        # embedding_function=None: we always pass vectors, and Chroma's default
+        # function would download a model.
+        self._sentences = client.get_or_create_collection(
+            f"{name}-sentences", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        self._documents = client.get_or_create_collection(
+            f"{name}-documents", embedding_function=None
+        )
+        self._store = ChromaVectorStore(chroma_collection=self._sentences)
+        self._write_lock = threading.Lock()
+        self._version = 0
+        self._catalog: dict[str, StoredDocument] | None = None
+        self._texts: dict[str, tuple[str, str]] = {}  # source -> (hash, text)
+
+    # ---- reading -------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the indexed content changes (for caches built on it)."""
+        return self._version
+
+    def documents(self) -> dict[str, StoredDocument]:
+        catalog = self._catalog
+        if catalog is None:
+            got = self._documents.get(include=["metadatas"])
+            catalog = {
+                id_: _stored_document(id_, meta)
+                for id_, meta in zip(got["ids"], got["metadatas"] or [])
+            }
+            self._catalog = catalog
+        return catalog
+
+    def document_text(self, source: str) -> str:
+        stored = self.documents().get(source)
+        if stored is None:
+            raise UnknownSourceError(f"'{source}' is not an indexed source.")
+        cached = self._texts.get(source)
+        if cached and cached[0] == stored.content_hash:
+            return cached[1]
+        got = self._documents.get(ids=[source], include=["documents"])
+        if not got["ids"]:
+            raise UnknownSourceError(f"'{source}' is not an indexed source.")
+        text = got["documents"][0]
+        self._texts[source] = (stored.content_hash, text)
+        return text
+
+    def count_sentences(self) -> int:
+        return int(self._sentences.count())
+
+    def nearest_sentences(self, query: np.ndarray, n: int) -> list[tuple[StoredSentence, float]]:
+        # Queried on the raw collection (not ChromaVectorStore.query) because we
+        # need the cosine itself and each hit's embedding for sentence scoring.
+        total = self.count_sentences()
+        if total == 0:
+            return []
+        got = self._sentences.query(
+            query_embeddings=[query.tolist()],
+            n_results=min(n, total),
+            include=["metadatas", "documents", "distances", "embeddings"],
+        )
+        hits = zip(
+            got["ids"][0],
+            got["metadatas"][0],
+            got["documents"][0],
+            got["distances"][0],
+            got["embeddings"][0],
+        )
+        return [
+            (_stored_sentence(id_, meta, doc, emb), 1.0 - float(dist))
+            for id_, meta, doc, dist, emb in hits
+        ]
+
+    def sentences_of(self, passage_ids: Sequence[str]) -> list[StoredSentence]:
+        found: list[StoredSentence] = []
+        for batch in _batches(list(passage_ids), _LOOKUP_BATCH):
+            got = self._sentences.get(
+                where={"passage_id": {"$in": batch}},
+                include=["metadatas", "documents", "embeddings"],
+            )
+            found.extend(
+                _stored_sentence(id_, meta, doc, emb)
+                for id_, meta, doc, emb in zip(
+                    got["ids"], got["metadatas"], got["documents"], got["embeddings"]
+                )
+            )
+        return found
+
+    # ---- writing -------------------------------------------------------------------
+
+    def sync(
+        self,
+        documents: Sequence[Document],
+        passage_tokens: int,
+        remove_missing: bool,
+        keep: Iterable[str] = (),
+        show_progress: bool = False,
+    ) -> IngestReport:
+        """Bring the index in line with `documents`; unchanged ones cost nothing.
+
+        With remove_missing, indexed sources absent from `documents` are deleted,
+        except those in `keep` (files that exist but failed to load this time:
+        their last good version stays answerable).
+        """
+        started = time.perf_counter()
+        report = IngestReport()
+        with self._write_lock:
+            stored = self.documents()
+            pending: list[tuple[Document, list[Passage]]] = []
+            for doc in documents:
+                previous = stored.get(doc.source)
+                if previous and previous.content_hash == doc.content_hash:
+                    report.unchanged.append(doc.source)
+                    continue
+                (report.updated if previous else report.added).append(doc.source)
+                pending.append((doc, split_document(doc, passage_tokens)))
+            if remove_missing:
+                present = {doc.source for doc in documents} | set(keep)
+                for source in sorted(set(stored) - present):
+                    self._delete_source(source)
+                    report.removed.append(source)
+            vectors = self._embeddings_for(pending, report, show_progress)
+            for doc, passages in pending:
+                self._write_document(doc, passages, vectors)
+            self._catalog = None
+            if pending or report.removed:
+                self._version += 1
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def remove(self, sources: Iterable[str]) -> list[str]:
+        removed = []
+        with self._write_lock:
+            known = self.documents()
+            for source in sources:
+                if source in known:
+                    self._delete_source(source)
+                    removed.append(source)
+            self._catalog = None
+            if removed:
+                self._version += 1
+        return removed
+
+    def _embeddings_for(
+        self,
+        pending: Sequence[tuple[Document, list[Passage]]],
+        report: IngestReport,
+        show_progress: bool,
+    ) -> dict[str, np.ndarray]:
+        """Vectors by sentence text key: stored ones reused, only new text embedded."""
+        texts: dict[str, str] = {}
+        for _, passages in pending:
+            for passage in passages:
+                for sentence in passage.sentences:
+                    texts.setdefault(sentence_key(sentence.text), sentence.text)
+        vectors = self._stored_vectors(list(texts))
+        missing = [key for key in texts if key not in vectors]
+        if missing:
+            encoded = self.embedder.encode([texts[k] for k in missing], show_progress)
+            vectors.update(zip(missing, encoded))
+        report.embedded += len(missing)
+        report.reused += len(texts) - len(missing)
+        return vectors
+
+    def _stored_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+        vectors: dict[str, np.ndarray] = {}
+        for batch in _batches(keys, _LOOKUP_BATCH):
+            got = self._sentences.get(
+                where={"text_key": {"$in": batch}}, include=["metadatas", "embeddings"]
+            )
+            for meta, emb in zip(got["metadatas"], got["embeddings"]):
+                vectors.setdefault(meta["text_key"], np.asarray(emb, dtype=np.float32))
+        return vectors
+
+    def _write_document(
+        self, doc: Document, passages: list[Passage], vectors: dict[str, np.ndarray]
+    ) -> None:
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        self._delete_source(doc.source, keep_record=True)
+        nodes = []
+        for passage in passages:
+            for sentence in passage.sentences:
+                key = sentence_key(sentence.text)
+                nodes.append(
+                    TextNode(
+                        id_=sentence.id,
+                        text=sentence.text,
+                        embedding=vectors[key].tolist(),
+                        metadata={
+                            "source": doc.source,
+                            "start": sentence.start,
+                            "end": sentence.end,
+                            "passage": passage.position,
+                            "passage_id": passage.id,
+                            "text_key": key,
+                            "doc_hash": doc.content_hash,
+                        },
+                        relationships={
+                            NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc.source)
+                        },
+                    )
+                )
+        for batch in _batches(nodes, 1000):
+            self._store.add(batch)
+        self._documents.upsert(
+            ids=[doc.source],
+            documents=[doc.text],
+            embeddings=[[0.0]],  # the registry is looked up by id only
+            metadatas=[
+                {
+                    "title": doc.title,
+                    "description": doc.description,
+                    "content_hash": doc.content_hash,
+                    "passages": json.dumps([[p.start, p.end] for p in passages]),
+                    "sentences": len(nodes),
+                    "added_at": time.time(),
+                }
+            ],
+        )
+
+    def _delete_source(self, source: str, keep_record: bool = False) -> None:
+        self._sentences.delete(where={"source": source})
+        if not keep_record:
+            self._documents.delete(ids=[source])
+        self._texts.pop(source, None)
+
+
+def _stored_document(source: str, meta: dict[str, Any]) -> StoredDocument:
+    return StoredDocument(
+        source=source,
+        title=str(meta.get("title", source)),
+        description=str(meta.get("description", "")),
+        content_hash=str(meta["content_hash"]),
+        passages=tuple(tuple(p) for p in json.loads(meta.get("passages", "[]"))),
+        sentences=int(meta.get("sentences", 0)),
+        added_at=float(meta.get("added_at", 0.0)),
+    )
+
+
+def _stored_sentence(id_: str, meta: dict[str, Any], text: str, emb: Any) -> StoredSentence:
+    return StoredSentence(
+        id=id_,
+        source=str(meta["source"]),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        passage=int(meta["passage"]),
+        text=text,
+        embedding=np.asarray(emb, dtype=np.float32),
+    )
+
+
+def _batches(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
