@@ -30,3 +30,6 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(7860, description="Port of the web app.")
+    auth: str | None = Field(None, description="user:password to require a login in the app.")
+    concurrency: int = Field(4, ge=1, description="Questions the app answers at once.")
+    queue_size: int = Field(64, ge=1, description="Questions the app holds waiting.")
