@@ -181,13 +181,6 @@ class Question:
     @classmethod
     def parse(cls, text: str, history: Sequence[dict[str, Any]] | None) -> Question:
         lowered = text.lower()
-        key_terms = tuple(
-            dict.fromkeys(
-                w
-                for w in words(text)
-                if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
-            )
-        )
         kind = (
             "count"
             if _COUNT_Q.search(lowered)
@@ -197,16 +190,19 @@ class Question:
             if _NAME_Q.search(lowered)
             else "other"
         )
-        query = text
+        query = standalone = text
         earlier = [
-            str(m.get("content", ""))
+            str(m.get("content", "")).strip()
             for m in (history or [])
             if m.get("role") == "user" and str(m.get("content", "")).strip()
         ]
-        if earlier and (len(key_terms) <= 1 or _PRONOUNS & set(words(text))):
-            # A follow-up leans on the last question for who or what "he"/"it" is.
-            query = f"{earlier[-1]} {text}"
-        return cls(text=text, query=query, key_terms=key_terms, kind=kind)
+        if earlier and (len(_key_terms(text)) <= 1 or _PRONOUNS & set(words(text))):
+            # A follow-up: name who "he" or "it" is, from the latest earlier question
+            # that names someone; else lean on the whole last question.
+            focus = next((f for f in map(_focus, reversed(earlier)) if f), "")
+            standalone = _substitute(text, focus) if focus else text
+            query = standalone if standalone != text else f"{earlier[-1]} {text}"
+        return cls(text=text, query=query, key_terms=_key_terms(standalone), kind=kind)
 
 
 @dataclass
@@ -277,8 +273,8 @@ class ExtractiveAnswerer:
                 if len(words(sentence.text)) < MIN_SENTENCE_WORDS:
                     continue
                 # The sentence before names who "he" is; the passage is its context.
-                context = " ".join(s.text for s in passage.sentences[max(0, i - 1) : i + 1])
-                own = self.coverage(weights, sentence.text)
+                context = " ".join(s.meaning for s in passage.sentences[max(0, i - 1) : i + 1])
+                own = self.coverage(weights, sentence.meaning)
                 near = self.coverage(weights, context)
                 cosine = max(
                     float(sentence.embedding @ question_embedding),
@@ -390,6 +386,36 @@ class ExtractiveAnswerer:
             lead = group[0].sentence
             parts.append(f"{document_text(lead.source)[lead.start : lead.end]} {''.join(markers)}")
         return " ".join(parts), citations
+
+
+def _key_terms(text: str) -> tuple[str, ...]:
+    return tuple(
+        dict.fromkeys(
+            w
+            for w in words(text)
+            if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
+        )
+    )
+
+
+_SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
+_POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)
+
+
+def _focus(question: str) -> str:
+    """The capitalised names in a question ('Lin Yun', 'Nvidia'), opening word aside."""
+    runs = re.findall(r"(?:[A-Z][\w.’'-]*[A-Za-z0-9])(?:\s+[A-Z][\w.’'-]*[A-Za-z0-9])*", question)
+    first = question.split(maxsplit=1)[0] if question.split() else ""
+    names = [r for r in runs if r != first and r.lower() not in _FRAMING]
+    return " and ".join(dict.fromkeys(names))
+
+
+def _substitute(question: str, focus: str) -> str:
+    """'Which university is he at?' -> 'Which university is Lin Yun at?'"""
+    replaced = _POSSESSIVE.sub(f"{focus}'s", question, count=1)
+    if replaced == question:
+        replaced = _SUBJECT.sub(focus, question, count=1)
+    return replaced
 
 
 def _new_names(sentence: str, question: str) -> list[str]:

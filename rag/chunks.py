@@ -26,6 +26,11 @@ class Sentence:
     text: str
     position: int  # index of the sentence within its document
     passage: int  # index of the passage within its document
+    embed_text: str = ""  # what the model sees when it differs from the quote (table rows)
+
+    @property
+    def meaning(self) -> str:
+        return self.embed_text or self.text
 
     @property
     def id(self) -> str:
@@ -78,18 +83,31 @@ def token_counter() -> Callable[[str], int]:
     return lambda text: len(encode(text))
 
 
+def _is_table_row(line: str) -> bool:
+    return line.lstrip().startswith("|") and line.count("|") >= 2
+
+
 def sentence_spans(text: str) -> list[tuple[int, int, int]]:
-    """(start, end, block) for every sentence; a block is a paragraph or line.
+    """(start, end, block) for every sentence; a block is a paragraph, line or table.
 
     Punkt gives spans within a line; lines are split first because headlines,
-    list items and table rows end without punctuation.
+    list items and table rows end without punctuation. A markdown table is one
+    block and each of its rows one sentence.
     """
     spans: list[tuple[int, int, int]] = []
     tokenizer = _punkt()
     offset = 0
     block = 0
+    in_table = False
     for line in text.split("\n"):
-        if line.strip() and not _NOISE_LINE.match(line):
+        table_row = _is_table_row(line)
+        if in_table and not table_row:
+            block += 1
+        in_table = table_row
+        if table_row and not _NOISE_LINE.match(line):
+            s, e = _strip_span(line, 0, len(line))
+            spans.append((offset + s, offset + e, block))
+        elif line.strip() and not _NOISE_LINE.match(line):
             for start, end in tokenizer.span_tokenize(line):
                 s, e = _strip_span(line, start, end)
                 if e > s:
@@ -97,6 +115,24 @@ def sentence_spans(text: str) -> list[tuple[int, int, int]]:
             block += 1
         offset += len(line) + 1
     return spans
+
+
+def _line_at(text: str, offset: int) -> str:
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return text[start : len(text) if end == -1 else end]
+
+
+def table_cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def row_meaning(header: list[str], row: str) -> str:
+    """'Category: value; ...' so a row is embedded with what its cells mean."""
+    cells = table_cells(row)
+    if len(cells) != len(header) or cells == header:
+        return ""
+    return "; ".join(f"{h}: {c}" for h, c in zip(header, cells) if h or c)
 
 
 def _strip_span(line: str, start: int, end: int) -> tuple[int, int]:
@@ -121,8 +157,19 @@ def split_document(document: Document, max_tokens: int) -> list[Passage]:
         if not pending:
             return
         position = len(passages)
+        header: list[str] = []
+        if _is_table_row(_line_at(document.text, pending[0][0])):
+            header = table_cells(document.text[pending[0][0] : pending[0][1]])
         sentences = tuple(
-            Sentence(document.source, s, e, document.text[s:e], sentences_seen + i, position)
+            Sentence(
+                document.source,
+                s,
+                e,
+                document.text[s:e],
+                sentences_seen + i,
+                position,
+                row_meaning(header, document.text[s:e]) if header else "",
+            )
             for i, (s, e) in enumerate(pending)
         )
         sentences_seen += len(sentences)

@@ -80,7 +80,9 @@ def _ingest(args: argparse.Namespace) -> int:
     else:
         for key in ("added", "updated", "unchanged", "removed"):
             print(f"{key:>9}: {len(getattr(report, key))}")
-        print(f" embedded: {report.embedded} sentences ({report.reused} reused) in {report.seconds}s")
+        print(
+            f" embedded: {report.embedded} sentences ({report.reused} reused) in {report.seconds}s"
+        )
         for failure in report.failed:
             print(f"   failed: {failure['source']}: {failure['reason']}", file=sys.stderr)
     return 1 if report.failed else 0

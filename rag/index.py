@@ -64,6 +64,7 @@ class StoredSentence:
     passage: int
     text: str
     embedding: np.ndarray
+    meaning: str = ""  # what was embedded, where it differs from text (table rows)
 
 
 def open_client(index_dir: Path) -> Any:
@@ -240,7 +241,7 @@ class Index:
         for _, passages in pending:
             for passage in passages:
                 for sentence in passage.sentences:
-                    texts.setdefault(sentence_key(sentence.text), sentence.text)
+                    texts.setdefault(sentence_key(sentence.meaning), sentence.meaning)
         vectors = self._stored_vectors(list(texts))
         missing = [key for key in texts if key not in vectors]
         if missing:
@@ -269,7 +270,7 @@ class Index:
         nodes = []
         for passage in passages:
             for sentence in passage.sentences:
-                key = sentence_key(sentence.text)
+                key = sentence_key(sentence.meaning)
                 nodes.append(
                     TextNode(
                         id_=sentence.id,
@@ -282,6 +283,7 @@ class Index:
                             "passage": passage.position,
                             "passage_id": passage.id,
                             "text_key": key,
+                            "meaning": sentence.embed_text,
                             "doc_hash": doc.content_hash,
                         },
                         relationships={
@@ -335,6 +337,7 @@ def _stored_sentence(id_: str, meta: dict[str, Any], text: str, emb: Any) -> Sto
         passage=int(meta["passage"]),
         text=text,
         embedding=np.asarray(emb, dtype=np.float32),
+        meaning=str(meta.get("meaning") or text),
     )
 
 

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         0.46, description="Refuse when the best sentence scores below this (calibrated on evals/)."
     )
     min_coverage: float = Field(
-        0.2, description="Refuse when less of the question's key terms are in the evidence."
+        0.4, description="Refuse when less of the question's key terms are in the evidence."
     )
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(7860, description="Port of the web app.")
