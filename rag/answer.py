@@ -138,7 +138,8 @@ MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
 MAX_SENTENCES = 3
-SCORE_WEIGHTS = (0.6, 0.2, 0.2)
+SOFT_MATCH = 0.55  # word-vector cosine at which two words count as the same term
+SCORE_WEIGHTS = (0.5, 0.2, 0.3)
 
 
 @dataclass
@@ -309,7 +310,7 @@ class ExtractiveAnswerer:
             return []
         vectors = self._vectors(missing + candidates)
         pool = np.stack([vectors[w] for w in candidates])
-        return [w for w in missing if float(np.max(pool @ vectors[w])) >= 0.62]
+        return [w for w in missing if float(np.max(pool @ vectors[w])) >= SOFT_MATCH]
 
     def _vectors(self, items: list[str]) -> dict[str, np.ndarray]:
         new = [w for w in dict.fromkeys(items) if w not in self._word_vectors]
