@@ -1,0 +1,269 @@
+"""Asking questions through the public API: answers, citations, refusals, contracts."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import rag
+from rag import Assistant
+from tests.support import DOC_000, DOC_002, DOC_003, LIN_YUN_QUESTION, SEED_SOURCES
+
+pytestmark = pytest.mark.slow
+
+VARIED_QUESTIONS = [
+    LIN_YUN_QUESTION,
+    "Who put on the AI conference in Beijing?",
+    "Which Anthropic models did the government crack down on?",
+    "What urgency level does the table give model robustness?",
+    "Which Chinese companies are leading on open-source model releases?",
+    "Where does Stephen Casper work?",
+    "What did Nvidia use to restart the American open-weight push?",
+    "Which nuclear disaster did the experts compare a possible AI catastrophe to?",
+    "What is the capital of France?",
+    "How many people attended the Zhongguancun conference?",
+    "Is all the panic among AI experts a sign of weakness?",
+    "What is Whitfield Diffie famous for?",
+]
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def assert_markers_match_citations(answer) -> None:
+    in_text = sorted(int(n) for n in MARKER.findall(answer.text))
+    numbers = [c.n for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
+    assert set(in_text) == set(numbers), (answer.text, numbers)
+    assert len(in_text) == len(numbers), "each citation is marked exactly once"
+
+
+def assert_verbatim(assistant: Assistant, answer) -> None:
+    for c in answer.citations:
+        assert assistant.document_text(c.source)[c.start : c.end] == c.quote, c
+        assert c.quote.strip() == c.quote and c.quote
+
+
+# ---- the design-card questions ----------------------------------------------------
+
+
+def test_lin_yun_question_is_answered_with_the_prediction(assistant, lin_yun_answer) -> None:
+    answer = lin_yun_answer
+    assert not answer.refused, answer.note
+    assert answer.text != rag.REFUSAL
+    assert {c.source for c in answer.citations} & {DOC_000, DOC_003}
+    assert {c.source for c in answer.citations} <= set(SEED_SOURCES)
+    assert any(
+        "upper hand" in c.quote or "near-term advantage" in c.quote for c in answer.citations
+    ), [c.quote for c in answer.citations]
+    assert "upper hand" in answer.text or "near-term advantage" in answer.text
+    assert_markers_match_citations(answer)
+    assert_verbatim(assistant, answer)
+
+
+def test_every_quote_appears_in_the_answer_text(lin_yun_answer) -> None:
+    # Each [n] follows the sentence it supports: that sentence is in the text.
+    for c in lin_yun_answer.citations:
+        assert c.quote in lin_yun_answer.text
+
+
+def test_citations_carry_the_title_from_sources_yaml(assistant, lin_yun_answer) -> None:
+    titles = {s["source"]: s["title"] for s in assistant.sources()}
+    for c in lin_yun_answer.citations:
+        assert c.title == titles[c.source]
+        assert 0 < c.score <= 2
+
+
+def test_off_topic_question_is_refused(assistant) -> None:
+    answer = assistant.ask("What is the capital of France?")
+    assert answer.refused is True
+    assert answer.citations == []
+    assert answer.text == rag.REFUSAL
+    assert "Paris" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do I make a sourdough starter?",
+        "Who won the 2018 football World Cup?",
+        "When was Lin Yun born?",
+    ],
+)
+def test_questions_the_documents_do_not_answer_are_refused(assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.refused, answer.text
+    assert answer.text == rag.REFUSAL and answer.citations == []
+
+
+def test_follow_up_resolves_he_from_the_history(assistant, lin_yun_answer) -> None:
+    answer = assistant.ask(
+        "Which university is he at?",
+        history=[
+            {"role": "user", "content": LIN_YUN_QUESTION},
+            {"role": "assistant", "content": lin_yun_answer.text},
+        ],
+    )
+    assert not answer.refused, answer.note
+    assert "Jia Tong" in answer.text or "Jiao Tong" in answer.text
+    assert_markers_match_citations(answer)
+    assert_verbatim(assistant, answer)
+
+
+def test_history_changes_the_answer_to_a_pronoun_question(assistant, lin_yun_answer) -> None:
+    """Without the history, nothing says who "he" is; with it, Lin Yun's university."""
+    history = [
+        {"role": "user", "content": LIN_YUN_QUESTION},
+        {"role": "assistant", "content": lin_yun_answer.text},
+    ]
+    with_history = assistant.ask("Which university is he at?", history=history)
+    without = assistant.ask("Which university is he at?")
+    assert with_history.text != without.text
+
+
+# ---- invariants over many questions -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def varied_answers(assistant):
+    return {q: assistant.ask(q) for q in VARIED_QUESTIONS}
+
+
+@pytest.mark.parametrize("question", VARIED_QUESTIONS)
+def test_citations_are_verbatim_and_answers_short(assistant, varied_answers, question) -> None:
+    answer = varied_answers[question]
+    assert len(answer.text) < 800, len(answer.text)
+    assert_verbatim(assistant, answer)
+    assert_markers_match_citations(answer)
+    if answer.refused:
+        assert answer.text == rag.REFUSAL and answer.citations == []
+    else:
+        assert answer.citations, "an answer without a citation"
+        assert answer.text != rag.REFUSAL
+
+
+def test_most_varied_questions_get_an_answer(varied_answers) -> None:
+    answered = [q for q, a in varied_answers.items() if not a.refused]
+    # 10 of the 12 are answerable from the articles; a refuse-everything bot fails here.
+    assert len(answered) >= 7, [q for q in VARIED_QUESTIONS if q not in answered]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which Anthropic models did the government crack down on?", ["Mythos", "Fable 5"]),
+        ("Where does Stephen Casper work?", ["MIT"]),
+        ("What did Nvidia use to restart the American open-weight push?", ["Nemotron"]),
+        ("What urgency level does the table give model robustness?", ["Model Robustness"]),
+    ],
+)
+def test_answers_contain_the_fact(varied_answers, question: str, expected: list[str]) -> None:
+    answer = varied_answers[question]
+    assert not answer.refused, answer.note
+    for fact in expected:
+        assert fact in answer.text
+
+
+def test_same_question_same_answer(assistant, lin_yun_answer) -> None:
+    again = assistant.ask(LIN_YUN_QUESTION)
+    assert again.text == lin_yun_answer.text
+    assert [c.to_dict() for c in again.citations] == [c.to_dict() for c in lin_yun_answer.citations]
+
+
+def test_surrounding_whitespace_does_not_change_the_answer(assistant, lin_yun_answer) -> None:
+    assert assistant.ask(f"  {LIN_YUN_QUESTION}\n").text == lin_yun_answer.text
+
+
+# ---- contracts --------------------------------------------------------------------
+
+
+def test_to_dict_contract(lin_yun_answer) -> None:
+    data = lin_yun_answer.to_dict()
+    assert {"question", "text", "refused", "citations"} <= set(data)
+    assert data["question"] == LIN_YUN_QUESTION
+    assert data["text"] == lin_yun_answer.text
+    assert data["refused"] is False
+    assert data["citations"]
+    for citation in data["citations"]:
+        assert set(citation) == {"n", "source", "title", "quote", "start", "end", "score"}
+        assert isinstance(citation["n"], int)
+        assert isinstance(citation["start"], int) and isinstance(citation["end"], int)
+        assert citation["end"] - citation["start"] == len(citation["quote"])
+    round_trip = json.loads(json.dumps(data))
+    assert round_trip["citations"] == data["citations"]
+
+
+def test_refusal_to_dict_is_json_ready(assistant) -> None:
+    data = assistant.ask("What is the capital of France?").to_dict()
+    assert json.loads(json.dumps(data))["refused"] is True
+    assert data["citations"] == [] and data["text"] == rag.REFUSAL
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t "])
+def test_empty_question_is_rejected(assistant, question: str) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        assistant.ask(question)
+
+
+def test_overlong_question_is_rejected_with_the_limit(assistant) -> None:
+    with pytest.raises(ValueError, match="limit") as raised:
+        assistant.ask("x" * 2001)
+    assert "2,000" in str(raised.value) or "2000" in str(raised.value)
+
+
+def test_question_at_the_limit_is_accepted(assistant) -> None:
+    answer = assistant.ask(("attackers " * 200)[:2000])
+    assert isinstance(answer.text, str) and answer.text
+
+
+def test_non_text_question_is_rejected(assistant) -> None:
+    with pytest.raises(ValueError):
+        assistant.ask(None)  # type: ignore[arg-type]
+
+
+def test_sources_lists_the_seed_documents(assistant) -> None:
+    listing = assistant.sources()
+    assert [s["source"] for s in listing] == sorted(SEED_SOURCES)
+    titles = {s["source"]: s["title"] for s in listing}
+    assert titles == {
+        DOC_000: "I Spoke with Leading AI Experts in China, and They're Concerned as Well",
+        DOC_002: "China's Top AI Researchers Are Concerned About an Unchecked Arms Race",
+        DOC_003: "US and Chinese AI experts urge cooperation to avert 'Chernobyl moment'",
+    }
+    for s in listing:
+        assert s["chunks"] > 0 and s["sentences"] >= s["chunks"]
+    json.dumps(listing)
+
+
+def test_document_text_is_the_indexed_file_text(assistant, seed_corpus) -> None:
+    for source in SEED_SOURCES:
+        assert assistant.document_text(source) == (seed_corpus / source).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("source", ["nope.txt", "../corpus/" + DOC_000, ""])
+def test_document_text_of_an_unknown_source_raises(assistant, source: str) -> None:
+    with pytest.raises(rag.UnknownSourceError) as raised:
+        assistant.document_text(source)
+    assert "not an indexed source" in str(raised.value)
+    assert isinstance(raised.value, KeyError)
+
+
+def test_threads_get_the_same_answers_as_sequential_calls(assistant) -> None:
+    questions = (VARIED_QUESTIONS + VARIED_QUESTIONS)[:16]
+    sequential = [assistant.ask(q).text for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda q: assistant.ask(q).text, questions))
+    assert parallel == sequential
+
+
+def test_threads_on_a_fresh_assistant(seed_corpus, tmp_path) -> None:
+    """Lazy opening of the index, retriever and answerer must survive a concurrent start."""
+    fresh = Assistant(corpus_dir=seed_corpus, index_dir=tmp_path / "index")
+    fresh.ingest()
+    cold = Assistant(corpus_dir=seed_corpus, index_dir=tmp_path / "index")
+    questions = (VARIED_QUESTIONS + VARIED_QUESTIONS)[:16]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda q: cold.ask(q).text, questions))
+    assert parallel == [fresh.ask(q).text for q in questions]

@@ -1,0 +1,240 @@
+"""Stage 3: incremental ingestion into a real Chroma store; each test owns its index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag import REFUSAL, UnknownSourceError
+from tests.support import DOC_000, DOC_002, DOC_003, SEED_SOURCES
+
+pytestmark = pytest.mark.slow
+
+NEW_SENTENCE = "The llama herders of Patagonia voted to adopt solar-powered shears in 2031."
+NEW_QUESTION = "What did the llama herders of Patagonia vote to adopt?"
+ROBUSTNESS_QUESTION = "What urgency level does the table give model robustness?"
+
+
+@pytest.fixture
+def ingested(corpus_copy: Path, make_assistant):
+    """A fresh assistant over a writable corpus copy, ingested once."""
+    assistant = make_assistant(corpus_copy)
+    report = assistant.ingest()
+    assert sorted(report.added) == sorted(SEED_SOURCES)
+    assert report.embedded > 0 and report.reused == 0
+    return assistant
+
+
+def cited_sources(answer) -> set[str]:
+    return {c.source for c in answer.citations}
+
+
+def test_report_to_dict_has_the_documented_keys(ingested) -> None:
+    report = ingested.ingest().to_dict()
+    for key in ("added", "updated", "unchanged", "removed", "failed"):
+        assert isinstance(report[key], list), key
+    assert isinstance(report["embedded"], int) and isinstance(report["reused"], int)
+
+
+def test_second_ingest_embeds_nothing(ingested) -> None:
+    before = ingested.sources()
+    report = ingested.ingest()
+    assert report.embedded == 0
+    assert sorted(report.unchanged) == sorted(SEED_SOURCES)
+    assert report.added == report.updated == report.removed == report.failed == []
+    assert ingested.sources() == before  # not even re-written (added_at unchanged)
+
+
+def test_a_new_assistant_on_the_same_index_sees_it_without_re_embedding(
+    corpus_copy: Path, ingested, make_assistant
+) -> None:
+    reopened = make_assistant(corpus_copy)  # same tmp index folder
+    assert [s["source"] for s in reopened.sources()] == sorted(SEED_SOURCES)
+    report = reopened.ingest()
+    assert sorted(report.unchanged) == sorted(SEED_SOURCES)
+    assert report.embedded == 0 and report.reused == 0
+
+
+def test_appending_a_sentence_embeds_only_that_sentence(corpus_copy: Path, ingested) -> None:
+    sentences_before = {s["source"]: s["sentences"] for s in ingested.sources()}
+    path = corpus_copy / DOC_003
+    path.write_text(path.read_text(encoding="utf-8") + NEW_SENTENCE + "\n", encoding="utf-8")
+
+    report = ingested.ingest()
+    assert report.updated == [DOC_003]
+    assert sorted(report.unchanged) == sorted([DOC_000, DOC_002])
+    assert report.added == report.removed == []
+    assert report.embedded == 1
+    assert report.reused > 0
+
+    after = {s["source"]: s["sentences"] for s in ingested.sources()}
+    assert after[DOC_003] == sentences_before[DOC_003] + 1
+    assert ingested.document_text(DOC_003).endswith(NEW_SENTENCE + "\n")
+
+    answer = ingested.ask(NEW_QUESTION)
+    assert not answer.refused, answer.note
+    assert answer.citations[0].source == DOC_003
+    assert answer.citations[0].quote == NEW_SENTENCE
+
+
+def test_editing_a_sentence_replaces_the_old_text(corpus_copy: Path, ingested) -> None:
+    path = corpus_copy / DOC_002
+    row = "| Model Robustness | Vulnerability to adversarial attacks and unpredictable failures"
+    old, new = f"{row} | High |", f"{row} | Low |"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+    report = ingested.ingest()
+    assert report.updated == [DOC_002]
+    assert 1 <= report.embedded <= 5  # the changed row (and at most its table), not the file
+    stored = ingested.document_text(DOC_002)
+    assert "unpredictable failures | Low" in stored
+    assert "unpredictable failures | High" not in stored
+
+    answer = ingested.ask(ROBUSTNESS_QUESTION)
+    quotes = " ".join(c.quote for c in answer.citations)
+    assert "unpredictable failures | High" not in quotes
+    for c in answer.citations:
+        assert ingested.document_text(c.source)[c.start : c.end] == c.quote
+
+
+def test_deleting_a_file_removes_it_from_sources_and_retrieval(corpus_copy: Path, ingested) -> None:
+    before = ingested.ask(ROBUSTNESS_QUESTION)
+    assert DOC_002 in cited_sources(before)  # the table only exists in 002
+
+    (corpus_copy / DOC_002).unlink()
+    report = ingested.ingest()
+    assert report.removed == [DOC_002]
+    assert report.embedded == 0
+    assert sorted(report.unchanged) == sorted([DOC_000, DOC_003])
+
+    assert [s["source"] for s in ingested.sources()] == [DOC_000, DOC_003]
+    with pytest.raises(UnknownSourceError):
+        ingested.document_text(DOC_002)
+    after = ingested.ask(ROBUSTNESS_QUESTION)
+    assert DOC_002 not in cited_sources(after)
+    assert all(p["source"] != DOC_002 for p in after.retrieved)
+    assert "Model Robustness |" not in after.text
+
+
+def test_deleted_file_is_also_gone_for_a_fresh_assistant(
+    corpus_copy: Path, ingested, make_assistant
+) -> None:
+    (corpus_copy / DOC_002).unlink()
+    ingested.ingest()
+    reopened = make_assistant(corpus_copy)
+    assert [s["source"] for s in reopened.sources()] == [DOC_000, DOC_003]
+    answer = reopened.ask(ROBUSTNESS_QUESTION)
+    assert DOC_002 not in cited_sources(answer)
+
+
+def test_ingesting_one_path_does_not_remove_the_others(corpus_copy: Path, ingested) -> None:
+    new = corpus_copy / "notes.md"
+    new.write_text("# Field notes\n\n" + NEW_SENTENCE + "\n", encoding="utf-8")
+
+    report = ingested.ingest(paths=[new])
+    assert report.added == ["notes.md"]
+    assert report.removed == [] and report.unchanged == []
+    assert report.embedded == 2  # the headline and the sentence
+    listed = {s["source"]: s for s in ingested.sources()}
+    assert sorted(listed) == sorted([*SEED_SOURCES, "notes.md"])
+    assert listed["notes.md"]["title"] == "Field notes"
+
+    # The other documents still answer.
+    lin_yun = ingested.ask("What did Lin Yun predict about attackers?")
+    assert cited_sources(lin_yun) & {DOC_000, DOC_003}
+    assert ingested.ask(NEW_QUESTION).citations[0].source == "notes.md"
+
+
+def test_ingesting_one_unchanged_path_reports_it_unchanged(corpus_copy: Path, ingested) -> None:
+    report = ingested.ingest(paths=[corpus_copy / DOC_000])
+    assert report.unchanged == [DOC_000]
+    assert report.embedded == 0 and report.removed == []
+    assert len(ingested.sources()) == 3
+
+
+def test_a_bad_file_in_the_batch_does_not_stop_the_good_ones(
+    corpus_copy: Path, make_assistant
+) -> None:
+    (corpus_copy / "broken.txt").write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00binary" * 50)
+    assistant = make_assistant(corpus_copy)
+    report = assistant.ingest()
+
+    assert sorted(report.added) == sorted(SEED_SOURCES)
+    assert [f["source"] for f in report.failed] == ["broken.txt"]
+    assert "binary" in report.failed[0]["reason"]
+    assert report.to_dict()["failed"] == [
+        {"source": "broken.txt", "reason": report.failed[0]["reason"]}
+    ]
+    assert [s["source"] for s in assistant.sources()] == sorted(SEED_SOURCES)
+    answer = assistant.ask("What did Lin Yun predict about attackers?")
+    assert not answer.refused
+
+
+def test_explicit_paths_with_one_bad_file(corpus_copy: Path, tmp_path: Path, make_assistant):
+    good = corpus_copy / "good.md"
+    good.write_text(NEW_SENTENCE + "\n", encoding="utf-8")
+    empty = corpus_copy / "empty.txt"
+    empty.write_text("")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("Outside text that must not be indexed.")
+    assistant = make_assistant(corpus_copy)
+
+    report = assistant.ingest(paths=[good, empty, outside])
+    assert report.added == ["good.md"]
+    failed = {Path(f["source"]).name: f["reason"] for f in report.failed}
+    assert set(failed) == {"empty.txt", "outside.txt"}
+    assert "no text" in failed["empty.txt"]
+    assert "outside the corpus" in failed["outside.txt"]
+    assert [s["source"] for s in assistant.sources()] == ["good.md"]
+
+
+def test_a_file_that_turns_bad_keeps_its_last_good_version(corpus_copy: Path, ingested) -> None:
+    (corpus_copy / DOC_002).write_bytes(b"\x00" * 64)
+    report = ingested.ingest()
+    assert [f["source"] for f in report.failed] == [DOC_002]
+    assert report.removed == []
+    assert DOC_002 in [s["source"] for s in ingested.sources()]
+    assert "Model Robustness" in ingested.document_text(DOC_002)
+
+
+def test_the_same_sentence_in_a_new_file_reuses_its_embedding(corpus_copy: Path, ingested) -> None:
+    quote = (
+        "Lin Yun, a professor at Shanghai Jiao Tong University specialising in AI and "
+        "computer security, predicted that hackers may gain a near-term advantage due to AI "
+        "capabilities."
+    )
+    assert quote in ingested.document_text(DOC_003)
+    (corpus_copy / "copy.txt").write_text(quote + "\n", encoding="utf-8")
+    report = ingested.ingest()
+    assert report.added == ["copy.txt"]
+    assert report.embedded == 0 and report.reused == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the content hash covers only the text, so editing a title in sources.yaml "
+    "leaves the document 'unchanged' and sources()/citations keep the old title.",
+)
+def test_renaming_a_title_in_sources_yaml_shows_the_new_title(corpus_copy: Path, ingested) -> None:
+    sidecar = corpus_copy / "sources.yaml"
+    old = "China's Top AI Researchers Are Concerned About an Unchecked Arms Race"
+    sidecar.write_text(
+        sidecar.read_text(encoding="utf-8").replace(old, "Renamed by the editor"),
+        encoding="utf-8",
+    )
+    ingested.ingest()
+    titles = {s["source"]: s["title"] for s in ingested.sources()}
+    assert titles[DOC_002] == "Renamed by the editor"
+
+
+def test_removing_everything_leaves_an_index_that_refuses(corpus_copy: Path, ingested) -> None:
+    for name in SEED_SOURCES:
+        (corpus_copy / name).unlink()
+    report = ingested.ingest()
+    assert sorted(report.removed) == sorted(SEED_SOURCES)
+    assert ingested.sources() == []
+    answer = ingested.ask("What did Lin Yun predict about attackers?")
+    assert answer.refused and answer.text == REFUSAL and answer.citations == []
