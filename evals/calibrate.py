@@ -50,7 +50,7 @@ def main(paths: list[str]) -> None:
                 answerer.min_relevance, answerer.min_coverage = relevance, coverage
                 passed = refused_right = 0
                 for case, question, ranks in ranked:
-                    refused = bool(answerer.refusal_reason(question, ranks))
+                    refused = bool(answerer.refusal_reason(question, ranks, lexical))
                     if not case.answerable:
                         refused_right += refused
                         passed += refused

@@ -97,6 +97,13 @@ _FRAMING = frozenset(
         "got",
         "actually",
         "really",
+        # Words naming the kind of answer wanted, not something the evidence must repeat.
+        "name",
+        "named",
+        "called",
+        "titled",
+        "take",
+        "place",
     ]
 )
 _PRONOUNS = frozenset(
@@ -120,6 +127,31 @@ _PRONOUNS = frozenset(
         "there",
     ]
 )
+# "What did Diffie say...?" needs evidence that reports what someone said or thinks.
+_SAID_Q = re.compile(
+    r"\b(say|said|says|tell|told|predict\w*|argu\w*|claim\w*|think|thinks|believe\w*|"
+    r"warn\w*|suggest\w*|state|stated|remark\w*|recommend\w*|propose\w*|conclude\w*|"
+    r"present|presented|speak|spoke|talk|talked|discuss|discussed)\b"
+)
+# "...tell Anthropic to do", "what does the article suggest": not someone's statement.
+_SAID_NOT_SPEECH = re.compile(
+    r"\b(tell|told)\b.*\bto\b|\b(article|report|table|piece|story|text|document|study)\b"
+)
+_SPEECH = re.compile(
+    r"[“”\"]|\b(said|says|stated|states|noted|notes|argued|argues|remarked|warned|warns|"
+    r"predicted|predicts|suggested|suggests|believes?|belief|emphasi[sz]ed|emphasi[sz]es|"
+    r"highlighted|likened|compared|conveyed|claimed|claims|told|tells|explained|stressed|"
+    r"added|urged|urges|expressed|according|acknowledged|insisted|cautioned|thinks|agree[sd]?|"
+    r"warning|consensus|presented|spoke|speaking|talked|discussed|call(?:ed|s)? for)\b",
+    re.I,
+)
+# "Which company...?", "Who heads...?": the answer is a name standing next to the thing asked.
+_WHICH_Q = re.compile(r"\bwhich\b")
+_WHO_Q = re.compile(r"\bwho\b")
+_WHO_IS_NAME = re.compile(r"\b(?i:who) (?i:is|was|are|were) (?:[A-Z][\w.’'-]*\s*)+\??$")
+_DEMONYM = re.compile(r"^[A-Z][a-z]+(ese|ian|ean|ish|can)$")
+NAME_WINDOW = 2  # content words between the asked-about word and the name that answers it
+_TOKEN = re.compile(r"[\w.’'-]*\w")
 _COUNT_Q = re.compile(r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b")
 _NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
 _TIME_Q = re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day)\b")
@@ -140,6 +172,7 @@ MARGIN = 0.12  # how far below the best a further sentence may score and still b
 MAX_SENTENCES = 3
 SOFT_MATCH = 0.55  # word-vector cosine at which two words count as the same term
 SCORE_WEIGHTS = (0.5, 0.2, 0.3)
+COMMON_IDF = 1.61  # log(5): a term in about a quarter of the passages
 
 
 @dataclass
@@ -177,20 +210,11 @@ class Question:
     text: str
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
-    kind: str  # "count", "time" or "other"
+    kind: str  # count, time, said, name, entity or other: what the answer must contain
 
     @classmethod
     def parse(cls, text: str, history: Sequence[dict[str, Any]] | None) -> Question:
-        lowered = text.lower()
-        kind = (
-            "count"
-            if _COUNT_Q.search(lowered)
-            else "time"
-            if _TIME_Q.search(lowered)
-            else "name"
-            if _NAME_Q.search(lowered)
-            else "other"
-        )
+        kind = _kind(text)
         query = standalone = text
         earlier = [
             str(m.get("content", "")).strip()
@@ -251,7 +275,7 @@ class ExtractiveAnswerer:
             for p in retrieval.passages
         ]
         ranked = self.rank(question, retrieval, question_embedding, lexical)
-        reason = self.refusal_reason(question, ranked)
+        reason = self.refusal_reason(question, ranked, lexical)
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
         chosen = self.choose(ranked)
@@ -322,7 +346,12 @@ class ExtractiveAnswerer:
 
     # ---- decisions -----------------------------------------------------------------
 
-    def refusal_reason(self, question: Question, ranked: list[ScoredSentence]) -> str:
+    def refusal_reason(
+        self,
+        question: Question,
+        ranked: list[ScoredSentence],
+        lexical: LexicalIndex | None = None,
+    ) -> str:
         if not ranked:
             return "no passage in the index relates to the question"
         best = ranked[0]
@@ -333,13 +362,61 @@ class ExtractiveAnswerer:
                 f"the evidence covers {best.coverage:.0%} of the question's key terms "
                 f"({', '.join(question.key_terms)})"
             )
-        if question.kind == "count" and not _NUMBER.search(best.sentence.text):
+        # A number the question itself gives ("GLM 5.2") is not an answer to "how many".
+        unasked = _without(best.sentence.text, question.text)
+        if question.kind == "count" and not _NUMBER.search(unasked):
             return "the question asks for a number and the evidence gives none"
-        if question.kind == "time" and not _TIME.search(best.sentence.text):
+        if question.kind == "time" and not _TIME.search(unasked):
             return "the question asks when and the evidence gives no time"
-        if question.kind == "name" and not _new_names(best.sentence.text, question.text):
-            return "the question asks for a name and the evidence names nothing new"
+        if question.kind == "said" and not _SPEECH.search(best.sentence.text):
+            return "the question asks what someone said and the evidence reports no statement"
+        if question.kind in ("name", "entity") and not self._names_beside(
+            best.sentence.text, question, lexical
+        ):
+            return "the question asks which one and the evidence names none beside it"
         return ""
+
+    def _names_beside(
+        self, sentence: str, question: Question, lexical: LexicalIndex | None
+    ) -> bool:
+        """Whether a name the question does not give stands within NAME_WINDOW content
+        words of a word the question asks about ('telecom giant X', 'firms such as Z.ai');
+        the asked-about word may be a near synonym (reporter ~ journalist).
+
+        Names are capitalised tokens or numbers other than the opening word, save demonyms
+        ('Chinese') and words in a large share of passages ('AI'): those are vocabulary.
+        """
+        asked = set(words(question.text)) | set(question.key_terms)
+        anchors = [
+            w
+            for w in question.key_terms
+            if not _capitalised(w, question.text) and not any(c.isdigit() for c in w)
+        ]
+        # Function words ('by the', 'such as') do not separate a name from what it names.
+        tokens = [t for t in _TOKEN.findall(sentence) if not (t.islower() and t in stopwords())]
+        name_at = [
+            i
+            for i, t in enumerate(tokens)
+            if i > 0
+            and (t[0].isupper() or t[0].isdigit())
+            and not set(words(t)) <= asked
+            and not _DEMONYM.search(t)
+            and not (lexical is not None and _is_common(t, lexical))
+        ]
+        if not name_at or not anchors:
+            return False
+        stems_wanted = {_stem(w) for w in anchors}
+        plain = [t.lower() for t in tokens]
+        vectors = self._vectors(anchors + [t for t in plain if t.isalpha()])
+        pool = np.stack([vectors[w] for w in anchors])
+
+        def is_anchor(word: str) -> bool:
+            if _stem(word) in stems_wanted:
+                return True
+            return word.isalpha() and float(np.max(pool @ vectors[word])) >= SOFT_MATCH
+
+        anchor_at = [i for i, t in enumerate(plain) if is_anchor(t)]
+        return any(abs(i - j) <= NAME_WINDOW for i in name_at for j in anchor_at)
 
     def choose(self, ranked: list[ScoredSentence]) -> list[list[ScoredSentence]]:
         """Groups of sentences: each group one answer sentence and the sources saying it."""
@@ -389,6 +466,25 @@ class ExtractiveAnswerer:
         return " ".join(parts), citations
 
 
+def _kind(text: str) -> str:
+    lowered = text.lower()
+    if _COUNT_Q.search(lowered):
+        return "count"
+    if _TIME_Q.search(lowered):
+        return "time"
+    if _NAME_Q.search(lowered):
+        return "name"
+    if (
+        _SAID_Q.search(lowered)
+        and not lowered.startswith("who")
+        and not _SAID_NOT_SPEECH.search(lowered)
+    ):
+        return "said"
+    if _WHICH_Q.search(lowered) or (_WHO_Q.search(lowered) and not _WHO_IS_NAME.search(text)):
+        return "entity"
+    return "other"
+
+
 def _key_terms(text: str) -> tuple[str, ...]:
     return tuple(
         dict.fromkeys(
@@ -419,12 +515,22 @@ def _substitute(question: str, focus: str) -> str:
     return replaced
 
 
-def _new_names(sentence: str, question: str) -> list[str]:
-    """Capitalised words (not opening the sentence) that the question does not mention."""
+def _without(sentence: str, question: str) -> str:
+    """The sentence with the words the question already uses blanked out."""
     asked = set(words(question))
-    tokens = re.findall(r"[A-Z][\w.]*[A-Za-z0-9]|[A-Z]{2,}", sentence)
-    opener = sentence.split(maxsplit=1)[0] if sentence.split() else ""
-    return [t for t in tokens if t != opener and not set(words(t)) <= asked]
+    return _TOKEN.sub(lambda m: " " if set(words(m.group(0))) <= asked else m.group(0), sentence)
+
+
+def _capitalised(word: str, text: str) -> bool:
+    return re.search(rf"\b{re.escape(word)}\b", text, re.I) is not None and not re.search(
+        rf"\b{re.escape(word)}\b", text
+    )
+
+
+def _is_common(token: str, lexical: LexicalIndex) -> bool:
+    """A word in a quarter or more of all passages; idf falls to log(5) there."""
+    found = stems(token, drop=frozenset())
+    return bool(found) and all(lexical.idf(s) < COMMON_IDF for s in found)
 
 
 def _stem(word: str) -> str:

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(64, ge=1, description="Sentences per embedding batch.")
     min_relevance: float = Field(
-        0.48, description="Refuse when the best sentence scores below this (calibrated on evals/)."
+        0.30, description="Refuse when the best sentence scores below this (calibrated on evals/)."
     )
     min_coverage: float = Field(
         0.4, description="Refuse when less of the question's key terms are in the evidence."

@@ -98,6 +98,42 @@ def test_questions_the_documents_do_not_answer_are_refused(assistant, question: 
     assert answer.text == rag.REFUSAL and answer.citations == []
 
 
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        # Named in the articles, but what they said is not reported.
+        ("What did Whitfield Diffie say in his talk?", "said"),
+        # The telecom is described, never named.
+        ("Which South Korean telecom company was the concern?", "which one"),
+        # 'GLM 5.2' holds a number, but not the number asked for.
+        ("How many parameters does GLM 5.2 have?", "number"),
+    ],
+)
+def test_answer_type_checks_refuse_what_the_evidence_does_not_state(
+    assistant, question: str, reason: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.refused, answer.text
+    assert reason in answer.note
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did Stephen Casper say everyone in AI wants to avoid?", "Chernobyl"),
+        ("Which WIRED reporter was at the conference?", "Will Knight"),
+        ("Which Chinese firms lead in open-source model releases?", "Alibaba"),
+        ("Who hosted the conference in Beijing?", "Beijing Academy of Artificial Intelligence"),
+    ],
+)
+def test_answer_type_checks_let_stated_answers_through(
+    assistant, question: str, expected: str
+) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused, answer.note
+    assert expected in answer.text
+
+
 def test_follow_up_resolves_he_from_the_history(assistant, lin_yun_answer) -> None:
     answer = assistant.ask(
         "Which university is he at?",
