@@ -298,8 +298,9 @@ class Comparison:
             "- `fact_recall`: facts in the answer (only a pipeline with a generator has one); "
             "`fact_recall_in_context`: facts anywhere in the top-k retrieved text, whose size "
             "is `context_chars_mean`.",
-            "- Latency: the whole answer for `rag`, retrieval alone for the baselines. "
-            "Baselines see each question without its earlier turns.",
+            "- Latency: the whole answer for `rag`; retrieval alone for the baselines, which "
+            "reuse the question vectors `rag` computed (each text is embedded once per run).",
+            "- Baselines see each question without its earlier turns (no chat memory).",
         ]
         lines += [f"- `{p.name}`: {p.description}" for p in self.pipelines]
         return "\n".join(lines) + "\n"

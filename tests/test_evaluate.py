@@ -99,6 +99,15 @@ class Broken:
                     for c in answer.citations
                 ],
             )
+        if self.fault == "quote-typo":
+            # The right offsets, but the quote differs from the source by one character.
+            def typo(quote: str) -> str:
+                return quote[:-1] + ("?" if quote[-1] != "?" else "!")
+
+            return dataclasses.replace(
+                answer,
+                citations=[dataclasses.replace(c, quote=typo(c.quote)) for c in answer.citations],
+            )
         if self.fault == "never-refuse" and answer.refused:
             return Answer(question, "Paris is the capital of France. [1]", False, [])
         return answer
@@ -124,6 +133,7 @@ def test_the_real_assistant_passes_the_small_set(baseline) -> None:
     [
         ("wrong-source", "citation_precision", "no citation to an accepted source"),
         ("shifted-quote", "citation_validity", "a quote is not verbatim at its offsets"),
+        ("quote-typo", "citation_validity", "a quote is not verbatim at its offsets"),
         ("never-refuse", "refusal_recall", "answered a question the documents do not answer"),
     ],
 )
@@ -323,6 +333,7 @@ def test_rag_eval_passes_the_project_gate_with_the_real_assistant(
     [
         ("wrong-source", "citation_precision", "no citation to an accepted source"),
         ("shifted-quote", "citation_validity", "a quote is not verbatim at its offsets"),
+        ("quote-typo", "citation_validity", "a quote is not verbatim at its offsets"),
         ("never-refuse", "refusal_recall", "answered a question the documents do not answer"),
     ],
 )
@@ -337,3 +348,22 @@ def test_rag_eval_exits_1_on_a_broken_assistant(
     assert why in output  # the failed question, and why, in the markdown table
     assert report["metrics"][metric] == 0.0
     assert why in [q["why"] for q in report["questions"]]
+
+
+def test_rag_eval_k_is_the_number_of_passages_retrieved(
+    assistant, eval_env, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:
+    built: dict[str, Any] = {}
+
+    def build(**overrides: Any):
+        built.update(overrides)
+        return assistant
+
+    monkeypatch.setattr("rag.cli._assistant", build)
+    monkeypatch.chdir(tmp_path)
+    report_path = tmp_path / "report.json"
+    args = ["eval", str(eval_env["cases"]), "-k", "1", "--report", str(report_path)]
+    assert main([*args, "--thresholds", str(eval_env["lenient"])]) == 0, capsys.readouterr()
+    assert built["top_k"] == 1  # the assistant retrieves k passages, not 6 cut to k
+    ranks = [q["retrieved_rank"] for q in json.loads(report_path.read_text())["questions"]]
+    assert set(ranks) <= {1, None}
