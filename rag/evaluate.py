@@ -1,7 +1,9 @@
 """Offline, deterministic evaluation: run eval sets through an Assistant and score them.
 
 No LLM judge is needed: facts are checked as accepted substrings of the answer,
-citations are checked against the stored document text at their offsets.
+citations are checked against the stored document text at their offsets. An LLM
+judge (rag.judge, `rag eval --judge`) may add its verdicts; baselines for
+`rag eval --compare` live in rag.baselines.
 """
 
 from __future__ import annotations
