@@ -137,6 +137,11 @@ def test_rag_eval_compare_through_the_cli(
     monkeypatch.setenv("RAG_CORPUS_DIR", str(assistant.settings.corpus_dir))
     monkeypatch.setenv("RAG_INDEX_DIR", str(assistant.settings.index_dir))
     monkeypatch.chdir(tmp_path)
+    import rag.cli
+
+    built = []
+    build = rag.cli._assistant
+    monkeypatch.setattr("rag.cli._assistant", lambda **kw: built.append(build(**kw)) or built[-1])
     cases = tmp_path / "cases.jsonl"
     cases.write_text(
         "\n".join(
@@ -179,3 +184,8 @@ def test_rag_eval_compare_through_the_cli(
     assert pipelines["bm25"]["metrics"]["k"] == 6
     assert "| metric | rag | llamaindex-naive | bm25 |" in out
     assert summary_path.read_text().strip() == out.strip()
+    # The memo was in place before the index opened: the pipeline's question vectors went
+    # through it, and the naive pipeline found them there.
+    (instance,) = built
+    assert isinstance(instance.embedder, MemoEmbedder)
+    assert instance.index.embedder is instance.embedder
