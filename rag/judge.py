@@ -8,6 +8,11 @@ at their offsets); the judge adds a second opinion where substring checks are bl
 It talks to any OpenAI-compatible endpoint through the `openai` client
 (OPENAI_BASE_URL, OPENAI_API_KEY; model from --judge-model or RAG_LLM_MODEL).
 Off by default and never needed in CI.
+
+Why not llama-index's FaithfulnessEvaluator / CorrectnessEvaluator: they need a
+llama-index LLM integration package (not in our stack), judge a whole response
+YES/NO against retrieved contexts rather than each claim against its cited quotes,
+and grade against a reference answer, where our rows hold fact groups.
 """
 
 from __future__ import annotations
