@@ -57,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--thresholds", type=Path, default=Path("evals/thresholds.toml"), help="gate thresholds"
     )
+    evaluate.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run the baselines (naive LlamaIndex, BM25 alone) and print them side by side",
+    )
+    evaluate.add_argument(
+        "--judge",
+        action="store_true",
+        help="add an LLM judge's faithfulness and correctness (needs OPENAI_BASE_URL)",
+    )
+    evaluate.add_argument("--judge-model", help="the judge's model (default: RAG_LLM_MODEL)")
     evaluate.set_defaults(run=_eval)
     return parser
 
@@ -124,13 +135,35 @@ def _eval(args: argparse.Namespace) -> int:
     files = args.files or sorted(Path("evals").glob("*.jsonl"))
     if not files:
         raise ValueError("No eval sets given and none found in evals/*.jsonl.")
-    assistant = _assistant()
+    if args.judge_model and not args.judge:
+        raise ValueError("--judge-model names the judge's model; add --judge to use the judge.")
+    judge = None
+    if args.judge:  # configuration errors surface before any question is asked
+        from rag.judge import Judge, JudgeConfig
+
+        judge = Judge(JudgeConfig.from_env(args.judge_model))
+    cases = load_cases(files)
+    assistant = _assistant(top_k=args.k)
+    if args.compare:
+        from rag.baselines import MemoEmbedder
+
+        # Before the index opens: the baselines then reuse the question vectors.
+        assistant.embedder = MemoEmbedder(assistant.embedder)
     _ensure_indexed(assistant)
     k = args.k or assistant.settings.top_k
-    report = evaluate(assistant, load_cases(files), k, load_thresholds(args.thresholds))
-    if args.report:
-        args.report.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    report = evaluate(assistant, cases, k, load_thresholds(args.thresholds), judge=judge)
+    result = report.to_dict()
     summary = markdown(report)
+    if judge:
+        result["judge"] = {"model": judge.config.model, "endpoint": judge.where}
+    if args.compare:
+        from rag.baselines import compare
+
+        comparison = compare(assistant, cases, k, report)
+        result["compare"] = comparison.to_dict()
+        summary += "\n" + comparison.markdown()
+    if args.report:
+        args.report.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     if args.markdown:
         args.markdown.write_text(summary)
     print(summary)

@@ -1,7 +1,9 @@
 """Offline, deterministic evaluation: run eval sets through an Assistant and score them.
 
 No LLM judge is needed: facts are checked as accepted substrings of the answer,
-citations are checked against the stored document text at their offsets.
+citations are checked against the stored document text at their offsets. An LLM
+judge (rag.judge, `rag eval --judge`) may add its verdicts; baselines for
+`rag eval --compare` live in rag.baselines.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rag.answer import Answer
+from rag.errors import RagError
 
 # Metrics where larger is better; the rest (latency, length) are upper bounds.
 HIGHER_IS_BETTER = (
     "retrieval_recall_at_k",
     "mrr",
     "fact_recall",
+    "fact_recall_in_context",
     "citation_validity",
     "citation_precision",
     "refusal_precision",
@@ -31,6 +35,12 @@ HIGHER_IS_BETTER = (
 class AnswersQuestions(Protocol):
     def ask(self, question: str, history: list[dict[str, Any]] | None = None) -> Answer: ...
     def document_text(self, source: str) -> str: ...
+
+
+class JudgesAnswers(Protocol):
+    """rag.judge.Judge: an LLM's verdict on one answer (`rag eval --judge`)."""
+
+    def judge(self, case: EvalCase, answer: Answer) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,9 @@ class CaseResult:
     valid_citations: int
     cited_right: int
     latency_ms: float
+    facts_in_context: bool = False  # every fact group somewhere in the retrieved passages
+    context_chars: int = 0  # characters of the top-k retrieved passages
+    judge: dict[str, Any] | None = None  # set by `rag eval --judge` (rag.judge)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +120,9 @@ def facts_in(text: str, facts: tuple[tuple[str, ...], ...]) -> bool:
     return all(any(alt.lower() in lowered for alt in group) for group in facts)
 
 
-def run_case(assistant: AnswersQuestions, case: EvalCase, k: int) -> CaseResult:
+def run_case(
+    assistant: AnswersQuestions, case: EvalCase, k: int, judge: JudgesAnswers | None = None
+) -> CaseResult:
     history: list[dict[str, Any]] = []
     for turn in case.turns:
         earlier = assistant.ask(turn, history=history)
@@ -119,12 +134,10 @@ def run_case(assistant: AnswersQuestions, case: EvalCase, k: int) -> CaseResult:
     answer = assistant.ask(case.question, history=history or None)
     latency = (time.perf_counter() - started) * 1000
     accepted = set(case.sources)
-    rank = next(
-        (i + 1 for i, p in enumerate(answer.retrieved[:k]) if p["source"] in accepted), None
-    )
-    valid = sum(
-        1 for c in answer.citations if assistant.document_text(c.source)[c.start : c.end] == c.quote
-    )
+    top = answer.retrieved[:k]
+    rank = next((i + 1 for i, p in enumerate(top) if p["source"] in accepted), None)
+    context = retrieved_context(assistant, top)
+    valid = sum(1 for c in answer.citations if quote_is_verbatim(assistant, c))
     cited_right = sum(1 for c in answer.citations if c.source in accepted)
     found = (not answer.refused) and facts_in(answer.text, case.facts)
     if case.answerable:
@@ -144,20 +157,45 @@ def run_case(assistant: AnswersQuestions, case: EvalCase, k: int) -> CaseResult:
         passed = answer.refused
         why = "" if passed else "answered a question the documents do not answer"
     return CaseResult(
-        case.id,
-        case.question,
-        case.answerable,
-        answer.refused,
-        answer.text,
-        passed,
-        why,
-        rank,
-        found,
-        len(answer.citations),
-        valid,
-        cited_right,
-        round(latency, 1),
+        id=case.id,
+        question=case.question,
+        answerable=case.answerable,
+        refused=answer.refused,
+        text=answer.text,
+        passed=passed,
+        why=why,
+        retrieved_rank=rank,
+        facts_found=found,
+        citations=len(answer.citations),
+        valid_citations=valid,
+        cited_right=cited_right,
+        latency_ms=round(latency, 1),
+        facts_in_context=case.answerable and facts_in(context, case.facts),
+        context_chars=len(context),
+        judge=judge.judge(case, answer) if judge else None,
     )
+
+
+def quote_is_verbatim(assistant: AnswersQuestions, citation: Any) -> bool:
+    """The citation's quote is the source text at its offsets; an unknown source is not."""
+    try:
+        text = assistant.document_text(citation.source)
+    except (RagError, KeyError):  # UnknownSourceError: a citation to a made-up source
+        return False
+    return 0 <= citation.start <= citation.end and text[citation.start : citation.end] == (
+        citation.quote
+    )
+
+
+def retrieved_context(assistant: AnswersQuestions, passages: list[dict[str, Any]]) -> str:
+    """The text of the retrieved passages, as a generator would have been given it."""
+    parts = []
+    for p in passages:
+        try:
+            parts.append(assistant.document_text(p["source"])[p["start"] : p["end"]])
+        except (RagError, KeyError):
+            continue  # a passage of a source removed since: no context from it
+    return "\n\n".join(parts)
 
 
 def summarize(cases: list[CaseResult]) -> dict[str, float]:
@@ -177,6 +215,9 @@ def summarize(cases: list[CaseResult]) -> dict[str, float]:
             sum(1 / c.retrieved_rank for c in answerable if c.retrieved_rank), len(answerable)
         ),
         "fact_recall": _ratio(sum(c.facts_found for c in answerable), len(answerable)),
+        "fact_recall_in_context": _ratio(
+            sum(c.facts_in_context for c in answerable), len(answerable)
+        ),
         "citation_validity": _ratio(sum(c.valid_citations for c in cases), citations),
         "citation_precision": _ratio(sum(c.cited_right for c in answerable), cited_answerable),
         "refusal_precision": _ratio(sum(not c.answerable for c in refused), len(refused)),
@@ -186,6 +227,20 @@ def summarize(cases: list[CaseResult]) -> dict[str, float]:
         "latency_p95_ms": round(_percentile(latencies, 95), 1),
         "answer_chars_mean": round(statistics.fmean(lengths), 1) if lengths else 0.0,
         "answer_chars_max": max(lengths, default=0),
+    } | judge_metrics(cases)
+
+
+def judge_metrics(cases: list[CaseResult]) -> dict[str, float]:
+    """Means of the judge's scores, over the questions it could score (none without --judge)."""
+    verdicts = [c.judge for c in cases if c.judge is not None]
+    if not verdicts:
+        return {}
+    faithful = [v["faithfulness"] for v in verdicts if v.get("faithfulness") is not None]
+    correct = [v["correctness"] for v in verdicts if v.get("correctness") is not None]
+    return {
+        "judge_faithfulness": round(statistics.fmean(faithful), 4) if faithful else 1.0,
+        "judge_answer_correctness": round(statistics.fmean(correct), 4) if correct else 1.0,
+        "judge_errors": sum(1 for v in verdicts if v.get("error")),
     }
 
 
@@ -205,8 +260,9 @@ def evaluate(
     cases: list[EvalCase],
     k: int,
     thresholds: dict[str, Any] | None = None,
+    judge: JudgesAnswers | None = None,
 ) -> EvalReport:
-    results = [run_case(assistant, case, k) for case in cases]
+    results = [run_case(assistant, case, k, judge) for case in cases]
     metrics = summarize(results)
     return EvalReport(metrics, results, check_thresholds(metrics, thresholds or {}))
 
@@ -226,9 +282,39 @@ def markdown(report: EvalReport) -> str:
     if failed:
         lines += ["| id | question | why |", "|---|---|---|"]
         lines += [f"| {c.id} | {c.question} | {c.why} |" for c in failed]
+    judged = [c for c in report.cases if c.judge is not None]
+    doubted = [c for c in judged if _judge_doubts(c.judge)]
+    if judged:
+        lines += ["", f"### LLM judge: answers it doubted ({len(doubted)} of {len(judged)})", ""]
+    if doubted:
+        lines += ["| id | faithfulness | correctness | why |", "|---|---|---|---|"]
+        lines += [
+            f"| {c.id} | {_cell(c.judge.get('faithfulness'))} | "
+            f"{_cell(c.judge.get('correctness'))} | {_judge_why(c.judge)} |"
+            for c in doubted
+            if c.judge is not None
+        ]
     if report.failures:
         lines += ["", "### Thresholds not met", ""] + [f"- {f}" for f in report.failures]
     return "\n".join(lines) + "\n"
+
+
+def _judge_doubts(verdict: dict[str, Any] | None) -> bool:
+    if not verdict:
+        return False
+    scores = [verdict.get("faithfulness"), verdict.get("correctness")]
+    return bool(verdict.get("error")) or any(s is not None and s < 1.0 for s in scores)
+
+
+def _judge_why(verdict: dict[str, Any]) -> str:
+    parts = [verdict.get("error") or ""]
+    parts += [f"unsupported: {claim}" for claim in verdict.get("unsupported", [])]
+    parts.append(verdict.get("reason") or "")
+    return "; ".join(p for p in parts if p).replace("|", "\\|").replace("\n", " ")
+
+
+def _cell(value: Any) -> str:
+    return "—" if value is None else str(value)
 
 
 def _ratio(part: float, whole: float) -> float:
