@@ -163,8 +163,10 @@ def _eval(args: argparse.Namespace) -> int:
         result["compare"] = comparison.to_dict()
         summary += "\n" + comparison.markdown()
     if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(summary)
     print(summary)
     if report.failures:
