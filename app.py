@@ -96,7 +96,7 @@ CSS = """
 .notice.ok { background: rgba(16,185,129,0.10); border: 1px solid rgba(16,185,129,0.4); }
 .notice.error { background: rgba(239,68,68,0.08); border: 1px solid rgba(239,68,68,0.4); }
 .notice ul { margin: 4px 0 0 18px; }
-#library table, #library th, #library td { font-family: var(--font) !important; }
+#library * { font-family: var(--font) !important; }
 #chat .message-content { font-size: 0.97rem; line-height: 1.55; }
 """
 
@@ -717,7 +717,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             "its paragraph."
                         ),
                     )
-                    with gr.Row():
+                    with gr.Row(equal_height=True):
                         box = gr.Textbox(
                             elem_id="question",
                             placeholder="Ask a question about the documents…",
@@ -725,14 +725,21 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             scale=8,
                             max_lines=4,
                             autofocus=True,
+                            container=False,
                         )
                         send = gr.Button("Ask", variant="primary", scale=1, min_width=80)
-                    gr.Examples(EXAMPLES, inputs=box, label="Example questions")
-                    with gr.Row():
+                    with gr.Row(elem_id="chat-actions"):
                         copy = gr.Button(
-                            "Copy answer with sources", elem_id="copy-answer", size="sm"
+                            "Copy answer with sources",
+                            elem_id="copy-answer",
+                            size="sm",
+                            scale=0,
+                            min_width=190,
                         )
-                        clear = gr.Button("Clear chat", elem_id="clear-chat", size="sm")
+                        clear = gr.Button(
+                            "Clear chat", elem_id="clear-chat", size="sm", scale=0, min_width=110
+                        )
+                    gr.Examples(EXAMPLES, inputs=box, label="Example questions")
                 with gr.Column(scale=5), gr.Tabs():
                     with gr.Tab("Sources", id="sources-tab"):
                         sources = gr.HTML(sources_panel([]), elem_id="sources")
@@ -782,12 +789,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 trigger_mode="once",
                 show_progress="hidden",
             )
-        clear.click(
-            lambda: ([], [], sources_panel([]), "", status_html(assistant)),
-            None,
-            [chatbot, records, sources, retrieval, status],
-            api_visibility="private",
-        )
+
+        def clear_chat():
+            return [], [], sources_panel([]), "", status_html(assistant)
+
+        clear_outputs = [chatbot, records, sources, retrieval, status]
+        clear.click(clear_chat, None, clear_outputs, api_visibility="private")
+        # The chat's own trash icon clears the same way: no sources left of a gone chat.
+        chatbot.clear(clear_chat, None, clear_outputs, api_visibility="private")
         copy.click(None, None, None, js="() => window.ragCopyAnswer()")
 
         library_outputs = [library_notice, library, chosen, status]

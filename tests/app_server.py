@@ -20,6 +20,8 @@ from tests.support import ROOT, copy_corpus
 STARTUP_LIMIT = 600  # seconds; a bound for a loaded CI machine, not a speed target
 
 AUTH = ("reader", "s3cret-pass")
+# The shared app refuses uploads over 1 MB, so the limit can be tested with a small file.
+MAX_FILE_MB = "1"
 
 
 def free_port() -> int:
@@ -101,3 +103,11 @@ def shared_app(tmp_path_factory, request, **settings: str) -> AppServer:
             _servers[key] = server
     request.addfinalizer(server.stop)
     return server
+
+
+def plain_app(tmp_path_factory, request) -> AppServer:
+    return shared_app(tmp_path_factory, request, max_file_mb=MAX_FILE_MB)
+
+
+def auth_app(tmp_path_factory, request) -> AppServer:
+    return shared_app(tmp_path_factory, request, auth=":".join(AUTH))

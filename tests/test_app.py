@@ -27,7 +27,7 @@ from app import (
     store_upload,
 )
 from rag import Answer, Citation
-from tests.app_server import AUTH, shared_app
+from tests.app_server import AUTH, auth_app, plain_app
 from tests.support import DOC_000, DOC_003, LIN_YUN_QUESTION, ROOT
 
 HOSTILE = 'Keep <script>alert(1)</script> and <img src=x onerror="alert(2)"> as *text* [x](y).'
@@ -203,12 +203,12 @@ def test_auth_setting_must_be_user_and_password() -> None:
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, request):
-    return shared_app(tmp_path_factory, request)
+    return plain_app(tmp_path_factory, request)
 
 
 @pytest.fixture(scope="session")
 def auth_server(tmp_path_factory, request):
-    return shared_app(tmp_path_factory, request, auth=":".join(AUTH))
+    return auth_app(tmp_path_factory, request)
 
 
 def _client(url: str, **kwargs):

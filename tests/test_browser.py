@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import AUTH, shared_app
+from tests.app_server import AUTH, auth_app, plain_app
 from tests.support import DOC_000, DOC_003, LIN_YUN_QUESTION, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -64,12 +64,12 @@ def browser():
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, request):
-    return shared_app(tmp_path_factory, request)
+    return plain_app(tmp_path_factory, request)
 
 
 @pytest.fixture(scope="session")
 def auth_server(tmp_path_factory, request):
-    return shared_app(tmp_path_factory, request, auth=":".join(AUTH))
+    return auth_app(tmp_path_factory, request)
 
 
 @pytest.fixture
@@ -262,6 +262,20 @@ def test_upload_of_an_unsupported_type_is_refused_with_a_reason(page, tmp_path) 
         timeout=INDEX_WAIT_MS
     )
     assert "tool" not in page.locator("#library").inner_text()
+
+
+def test_upload_over_the_size_limit_is_refused(page, tmp_path, app_server) -> None:
+    limit_mb = float(app_server.env["RAG_MAX_FILE_MB"])
+    path = tmp_path / "large.txt"
+    path.write_text("Filler sentence about nothing in particular.\n" * int(limit_mb * 30_000))
+    assert path.stat().st_size > limit_mb * 1_000_000
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.get_by_text(re.compile(r"(RAG_MAX_FILE_MB|too large|exceed)", re.I)).first.wait_for(
+        timeout=INDEX_WAIT_MS
+    )
+    assert "large.txt" not in page.locator("#library").inner_text()
+    assert not (app_server.corpus / "large.txt").exists()
 
 
 def test_delete_then_reindex_keep_the_library_in_line(page, tmp_path, app_server) -> None:
