@@ -293,8 +293,14 @@ def test_login_covers_pages_and_the_ask_endpoint(auth_server) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(auth_server.url + "config", timeout=30)
     assert refused.value.code in (401, 403)
-    page = urllib.request.urlopen(auth_server.url, timeout=30).read().decode()
-    assert "login" in page.lower()  # the login form, not the app
+    call = urllib.request.Request(
+        auth_server.url + "gradio_api/call/ask",
+        data=json.dumps({"data": [LIN_YUN_QUESTION]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(call, timeout=30)
+    assert refused.value.code in (401, 403)
     with pytest.raises(Exception):  # noqa: B017 - gradio_client's error type varies by version
         _client(auth_server.url).predict(LIN_YUN_QUESTION, api_name="/ask")
     with pytest.raises(Exception):  # noqa: B017
@@ -304,8 +310,90 @@ def test_login_covers_pages_and_the_ask_endpoint(auth_server) -> None:
 
 
 @pytest.mark.slow
+def test_ask_route_is_open_without_rag_auth(app_server) -> None:
+    call = urllib.request.Request(
+        app_server.url + "gradio_api/call/ask",
+        data=json.dumps({"data": [LIN_YUN_QUESTION]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    reply = json.loads(urllib.request.urlopen(call, timeout=30).read())
+    assert reply.get("event_id")
+
+
+@pytest.mark.slow
 def test_app_binds_loopback_and_opens_no_share_link(app_server) -> None:
     config = json.loads(urllib.request.urlopen(app_server.url + "config", timeout=30).read())
     assert config.get("share_url") in (None, "")
     assert "gradio.live" not in app_server.log()
     assert f"http://127.0.0.1:{app_server.port}" in app_server.log()
+
+
+# ---- the chat handler over a real Assistant ------------------------------------------------
+
+
+class StreamingAssistant:
+    """The real Assistant plus the `stream` contract of the LLM path (text deltas, then
+    the Answer), so the app's streaming branch runs before an LLM is configured."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.streamed: list[str] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def stream(self, question: str, history):
+        answer = self.inner.ask(question, history=history)
+        for word in answer.text.split(" "):
+            self.streamed.append(word)
+            yield word + " "
+        yield answer
+
+
+def _run_chat(handler, question: str, chat, records):
+    """Drive respond() as Gradio does; return the chat states it showed and its last output."""
+    shown, last = [], None
+    for output in handler.respond(question, chat, records):
+        if isinstance(output[0], list):
+            shown.append(output[0][-1]["content"])
+        last = output
+    return shown, last
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("streaming", [False, True], ids=["extractive", "stream"])
+def test_chat_shows_the_answer_progressively_then_with_chips(assistant, streaming) -> None:
+    from app import ChatApp
+
+    backend = StreamingAssistant(assistant) if streaming else assistant
+    handler = ChatApp(backend)
+    shown, last = _run_chat(handler, LIN_YUN_QUESTION, [], [])
+    chat, box, sources, retrieval, status, records = last
+    assert len(shown) >= 4  # placeholder, partial answers, the final answer
+    partials = [s for s in shown[1:-1] if s.endswith("▍")]
+    assert partials and all(len(a) <= len(b) for a, b in zip(partials, partials[1:]))
+    assert "cite-chip cite-a0-n1" in chat[-1]["content"]
+    assert "Lin Yun" in chat[-1]["content"]
+    assert 'class="answer-sources current" data-answer="0"' in sources
+    assert "<mark>" in sources and "retrieval-table" in retrieval
+    assert "extractive" in status
+    assert records[0]["question"] == LIN_YUN_QUESTION
+    if streaming:
+        assert backend.streamed  # the app consumed the stream
+
+    # The follow-up gets the earlier turn as history: "he" is Lin Yun.
+    _, last = _run_chat(handler, "Which university is he at?", chat, records)
+    chat, _, sources, _, _, records = last
+    assert "Jiao Tong" in chat[-1]["content"] or "Jia Tong" in chat[-1]["content"]
+    assert "cite-a1-n1" in chat[-1]["content"] and len(records) == 2
+    assert sources.count("answer-sources") == 2 and sources.count("current") == 1
+
+
+@pytest.mark.slow
+def test_chat_explains_a_question_it_cannot_take(assistant) -> None:
+    from app import ChatApp
+
+    _, last = _run_chat(ChatApp(assistant), "x" * 2001, [], [])
+    message = last[0][-1]["content"]
+    assert message.startswith("⚠️") and "the limit is 2,000" in message
+    assert r"RAG\_MAX\_QUESTION\_CHARS" in message  # shown literally, Markdown-escaped
