@@ -514,6 +514,19 @@ def store_upload(upload: Path, name: str, corpus: Path, max_bytes: int) -> tuple
     return target, backup
 
 
+def _restore(stored: dict[Path, Path | None], failed: set[Path]) -> None:
+    """Keep the corpus folder in line with the index after an upload: a file that was not
+    indexed goes, and the version it replaced (still the indexed one) comes back."""
+    for target, backup in stored.items():
+        if target in failed:
+            if backup:
+                os.replace(backup, target)
+            else:
+                target.unlink(missing_ok=True)
+        elif backup:
+            backup.unlink(missing_ok=True)
+
+
 def _upload_name(item: Any) -> tuple[Path, str]:
     """The temporary path Gradio saved an upload to, and the name the user gave it."""
     path = Path(getattr(item, "name", None) or str(item))
@@ -643,18 +656,14 @@ class ChatApp:
                 message = notice("error", "Nothing was added.", problems)
                 return (*self.library_outputs(message), None)
             progress(0.2, desc=f"Indexing {len(stored)} document(s)")
-            report = self.assistant.ingest(list(stored), show_progress=True)
-            failed = {f["source"] for f in report.failed}
-            for target, backup in stored.items():
-                if target.name in failed:
-                    # Keep the corpus folder in line with the index: the bad file goes,
-                    # the version it replaced (still indexed) comes back.
-                    if backup:
-                        os.replace(backup, target)
-                    else:
-                        target.unlink(missing_ok=True)
-                elif backup:
-                    backup.unlink(missing_ok=True)
+            try:
+                report = self.assistant.ingest(list(stored), show_progress=True)
+            except RagError as exc:  # the index itself failed: take every copied file back
+                _restore(stored, failed=set(stored))
+                message = notice("error", "Nothing was added.", [*problems, str(exc)])
+                return (*self.library_outputs(message), None)
+            failed_names = {f["source"] for f in report.failed}
+            _restore(stored, failed={t for t in stored if t.name in failed_names})
             progress(1.0, desc="Done")
         message = report_notice(report, "Upload")
         if problems:
@@ -862,7 +871,8 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     for failure in report.failed:
         print(f"not indexed: {failure['source']}: {failure['reason']}", file=sys.stderr)
     # The first question pays for loading the tokenizer and lexical index; pay it now.
-    assistant.ask(EXAMPLES[0])
+    if assistant.sources():
+        assistant.ask(EXAMPLES[0])
     demo = build_app(assistant)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.launch(

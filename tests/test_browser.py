@@ -207,7 +207,7 @@ def test_two_users_each_get_their_own_chat(browser, app_server, page) -> None:
     other_context.close()
 
 
-HOSTILE_DOC = """# Harbour log of the Zephyrine lighthouse
+HOSTILE_DOC = """# Harbour log of the Zephyrine lighthouse <img src=x onerror="window.__pwned = 3">
 
 Marta Quell kept the Zephyrine lighthouse for thirty-one winters on the island of Brevik.
 
@@ -237,8 +237,12 @@ def test_uploaded_document_is_answerable_and_its_markup_shows_as_text(page, tmp_
     message = upload(page, path)
     assert "added: harbour_log.md" in message
     library = page.locator("#library")
-    library.get_by_text("Harbour log of the Zephyrine lighthouse").wait_for()
+    page.wait_for_function(
+        "document.querySelector('#library').innerText.includes('Zephyrine lighthouse')"
+    )
     assert "harbour_log.md" in library.inner_text()
+    assert '<img src=x onerror="window.__pwned = 3">' in library.inner_text()  # the title, as text
+    assert page.locator("#library img, #status img").count() == 0
 
     page.get_by_role("tab", name="Chat").click()
     bubble = ask(page, "What did Marta Quell write in her log?")
@@ -249,6 +253,17 @@ def test_uploaded_document_is_answerable_and_its_markup_shows_as_text(page, tmp_
     assert '<img src=x onerror="window.__pwned = 2">' in current_sources(page).inner_text()
     assert page.evaluate("window.__pwned") is None
     assert page.locator("#chat script, #chat img, #sources script, #sources img").count() == 0
+
+
+def test_upload_that_cannot_be_indexed_is_reported_and_leaves_nothing(
+    page, tmp_path, app_server
+) -> None:
+    path = tmp_path / "blob.txt"
+    path.write_bytes(b"\x00\x01\x02 not text \x00" * 50)
+    message = upload(page, path)
+    assert "not indexed: blob.txt" in message and "binary" in message
+    assert "blob.txt" not in page.locator("#library").inner_text()
+    assert not (app_server.corpus / "blob.txt").exists()
 
 
 def test_upload_of_an_unsupported_type_is_refused_with_a_reason(page, tmp_path) -> None:
@@ -285,7 +300,7 @@ def test_delete_then_reindex_keep_the_library_in_line(page, tmp_path, app_server
         encoding="utf-8",
     )
     assert "added: orchard.txt" in upload(page, path)
-    page.locator("#library").get_by_text("orchard.txt").wait_for()
+    page.wait_for_function("document.querySelector('#library').innerText.includes('orchard.txt')")
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#library-choice input").click()
