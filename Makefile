@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint eval clean
+.PHONY: install run test lint eval clean chromium screenshot
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,7 +26,23 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install lint
+# Browser tests drive Debian's chromium (`playwright install` cannot work here). CI runs
+# as root with no stdin: install it non-interactively; without root, say so and let the
+# browser tests skip.
+CHROMIUM := /usr/bin/chromium
+APT := DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0
+
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(APT) install chromium </dev/null || { $(APT) update </dev/null && $(APT) install chromium </dev/null; }; \
+	else \
+		echo "NOTE: $(CHROMIUM) is missing and installing it needs root (apt-get install -y chromium);"; \
+		echo "      the browser tests (pytest -m browser) will be skipped."; \
+	fi
+
+test: install lint chromium
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory eval
 
@@ -34,6 +50,9 @@ test: install lint
 eval: install
 	mkdir -p reports
 	$(VENV)/bin/rag eval --compare --report reports/eval.json --markdown reports/eval.md
+
+screenshot: install chromium
+	$(PY) docs/screenshot.py docs/chat.png
 
 clean:
 	rm -rf .rag reports .pytest_cache .ruff_cache
