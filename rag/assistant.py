@@ -15,6 +15,7 @@ from rag.documents import (
     load_catalog,
     load_document,
     source_name,
+    stage_upload,
 )
 from rag.embeddings import Embedder
 from rag.errors import DocumentError
@@ -108,24 +109,55 @@ class Assistant:
     def remove(self, sources: Iterable[str]) -> list[str]:
         return self.index.remove(sources)
 
+    def upload(self, files: Iterable[tuple[str, bytes]]) -> IngestReport:
+        """Add (name, content) pairs to the corpus folder and index them.
+
+        Names are user input: folders, `..`, hidden and unsupported names are refused,
+        as is content that does not read as a document; each refusal lands in
+        report.failed and nothing of it is written. The rest of the batch is indexed.
+        """
+        corpus = Path(self.settings.corpus_dir)
+        corpus.mkdir(parents=True, exist_ok=True)
+        catalog = load_catalog(corpus)
+        max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        staged: list[Path] = []
+        failed: list[dict[str, str]] = []
+        for name, data in files:
+            try:
+                staged.append(stage_upload(corpus, name, data, catalog, max_bytes))
+            except DocumentError as exc:
+                failed.append({"source": str(name), "reason": str(exc)})
+        report = self.ingest(staged) if staged else IngestReport()
+        report.failed = failed + report.failed
+        return report
+
     # ---- questions -----------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
-        text = self._validate(question)
+        text = self.validate_question(question)
         parsed = Question.parse(text, history)
-        retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
-        question_embedding = (
-            retrieval.query_embedding
-            if parsed.query == parsed.text
-            else self.embedder.encode_one(parsed.text)
-        )
-        return self.answerer.answer(
-            parsed,
-            retrieval,
-            question_embedding,
-            self.retriever.lexical(),
-            self.document_text,
-        )
+        # One consistent view: an ingest running meanwhile changes no document
+        # between retrieval and the quotes cut from its text.
+        with self.index.reading():
+            retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
+            question_embedding = (
+                retrieval.query_embedding
+                if parsed.query == parsed.text
+                else self.embedder.encode_one(parsed.text)
+            )
+            return self.answerer.answer(
+                parsed,
+                retrieval,
+                question_embedding,
+                self.retriever.lexical(),
+                self.document_text,
+            )
+
+    def validate_question(self, question: str) -> str:
+        """The question, stripped; ValueError with what to do when it cannot be asked.
+
+        Cheap (no index, no model): callers check before doing any work."""
+        return self._validate(question)
 
     def _validate(self, question: str) -> str:
         if not isinstance(question, str):

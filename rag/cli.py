@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -71,8 +72,8 @@ def _ingest(args: argparse.Namespace) -> int:
     from rag.settings import Settings
 
     settings = Settings()
-    if args.rebuild and Path(settings.index_dir).exists():
-        shutil.rmtree(settings.index_dir)
+    if args.rebuild:
+        _discard_index(Path(settings.index_dir))
     assistant = _assistant()
     report = assistant.ingest(args.paths or None, show_progress=not args.json)
     if args.json:
@@ -88,8 +89,20 @@ def _ingest(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _discard_index(index_dir: Path) -> None:
+    """Move the index aside in one atomic rename, then delete it: a rebuild killed
+    midway leaves no half-deleted index behind, only a hidden folder removed next time."""
+    for leftover in index_dir.parent.glob(f".{index_dir.name}.discarded-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if index_dir.exists():
+        aside = index_dir.with_name(f".{index_dir.name}.discarded-{os.getpid()}")
+        index_dir.rename(aside)
+        shutil.rmtree(aside)
+
+
 def _ask(args: argparse.Namespace) -> int:
     assistant = _assistant()
+    assistant.validate_question(args.question)  # before any work: no ingest for a bad question
     _ensure_indexed(assistant)
     answer = assistant.ask(args.question)
     if args.json:
