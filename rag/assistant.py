@@ -19,7 +19,7 @@ from rag.documents import (
 )
 from rag.embeddings import Embedder
 from rag.errors import DocumentError
-from rag.index import Index, IngestReport, open_client
+from rag.index import Index, IngestReport, check_index_folder, open_client
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 
@@ -46,6 +46,7 @@ class Assistant:
     def index(self) -> Index:
         with self._lock:
             if self._index is None:
+                check_index_folder(Path(self.settings.index_dir))
                 client = open_client(Path(self.settings.index_dir))
                 self._index = Index(client, self.settings.collection, self.embedder)
             return self._index

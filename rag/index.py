@@ -93,6 +93,31 @@ def open_client(index_dir: Path) -> Any:
         ) from exc
 
 
+def check_index_folder(index_dir: Path) -> None:
+    """Refuse a half-written embedded index before Chroma opens it.
+
+    Chroma treats a folder whose database file is missing or empty as a new, empty
+    store, so an index that lost its database would silently answer nothing; its
+    vector segments (one folder per collection) left beside it give that away.
+    """
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexUnavailableError(
+            f"The index folder {index_dir} is a file, not a folder. "
+            "Move the file away or set RAG_INDEX_DIR to another folder."
+        )
+    if not index_dir.is_dir():
+        return
+    database = index_dir / "chroma.sqlite3"
+    segments = [p.name for p in index_dir.iterdir() if p.is_dir()]
+    if segments and (not database.is_file() or database.stat().st_size == 0):
+        state = "is empty" if database.is_file() else "is missing"
+        raise IndexUnavailableError(
+            f"The index at {index_dir} is damaged or half-written: its database "
+            f"chroma.sqlite3 {state} but {len(segments)} vector segment folder(s) remain. "
+            "Run `rag ingest --rebuild` to build it again from the corpus."
+        )
+
+
 class Index:
     def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
