@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answer, ExtractiveAnswerer, Question
+from rag.answer import REFUSAL, Answer, ExtractiveAnswerer, Question
 from rag.documents import (
     Document,
     DocumentBatch,
@@ -136,6 +138,8 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
         text = self.validate_question(question)
+        if not any(ch.isalnum() for ch in text):  # emoji or punctuation only: nothing to look up
+            return Answer(text, REFUSAL, True, note="the question has no words to look up")
         parsed = Question.parse(text, history)
         # One consistent view: an ingest running meanwhile changes no document
         # between retrieval and the quotes cut from its text.
@@ -164,14 +168,15 @@ class Assistant:
         if not isinstance(question, str):
             raise ValueError("The question must be text.")
         text = question.strip()
-        if not text:
-            raise ValueError("The question is empty; type a question about the documents.")
         limit = self.settings.max_question_chars
         if len(text) > limit:
             raise ValueError(
                 f"The question is {len(text):,} characters long; the limit is {limit:,} "
                 "(RAG_MAX_QUESTION_CHARS). Ask a shorter question."
             )
+        text = _clean_question(text)
+        if not text:
+            raise ValueError("The question is empty; type a question about the documents.")
         return text
 
     # ---- documents -----------------------------------------------------------------
@@ -192,6 +197,22 @@ class Assistant:
             }
             for d in sorted(self.index.documents().values(), key=lambda d: d.source)
         ]
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+
+
+def _clean_question(text: str) -> str:
+    """Text a person meant to type: terminal colour codes and invisible characters
+    (controls, zero-width and direction marks) removed, whitespace runs made one space."""
+    text = _ANSI_ESCAPE.sub("", text)
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cf":  # zero-width joiners, bidi overrides, BOM: invisible
+            continue
+        kept.append(" " if category == "Cc" else ch)  # tab, newline, NUL, bell, DEL
+    return " ".join("".join(kept).split())
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:

@@ -25,10 +25,11 @@ RAG = Path(sys.executable).with_name("rag")
         ("", "empty"),
         ("   ", "empty"),
         ("\n\t \r\n", "empty"),
+        ("\x00\x01\x02\x1b[0m\u200b\ufeff", "empty"),  # nothing visible
         ("x" * 200_000, "200,000 characters long; the limit is 2,000"),
         ("why " * 501, "limit is 2,000"),
     ],
-    ids=["empty", "spaces", "whitespace", "200k", "just-over"],
+    ids=["empty", "spaces", "whitespace", "invisible", "200k", "just-over"],
 )
 def test_unaskable_questions_raise_value_error_with_a_message(
     assistant, question: str, message: str
@@ -69,8 +70,8 @@ WRAPPED = {
     "zero-width": "What did Lin\u200b Yun predict about\u200d attackers?\ufeff",
     "emoji": "🤖🔥 What did Lin Yun predict about attackers? 🧐",
     "rtl-override": "\u202eWhat did Lin Yun predict about attackers?\u202c",
-    "sql-suffix": "What did Lin Yun predict about attackers?'; DROP TABLE embeddings; --",
     "newlines": "What did Lin Yun\npredict about\r\nattackers?",
+    "tabs-and-nbsp": "\tWhat did\u00a0Lin Yun predict\u2003about attackers?\t",
 }
 
 # Nothing in the corpus answers these; they must be refused, not crash.
@@ -80,7 +81,7 @@ ODD = {
     "chinese": "北京的天气怎么样？",
     "arabic": "ما هي عاصمة فرنسا؟",
     "emoji-only": "🤖🔥🧐",
-    "control-only": "\x01\x02\x03\x04",
+    "punctuation-only": "?!… --- ***",
     "html": "<script>alert(1)</script><img src=x onerror=alert(2)>",
     "format-string": "%s%s%s%n {0} {__class__} ${HOME} $(rm -rf /)",
     "path": "../../../../etc/passwd",
@@ -104,9 +105,24 @@ def test_odd_questions_are_refused_normally(assistant, question: str) -> None:
     assert_well_formed(assistant, answer)
 
 
+# Real words with hostile text around them: answering and refusing are both normal,
+# as long as the answer is well formed (quotes verbatim) and nothing breaks.
+EITHER = {
+    "sql-suffix": "What did Lin Yun predict about attackers?'; DROP TABLE embeddings; --",
+    "sql-union": "Lin Yun' UNION SELECT document FROM embeddings --",
+    "mixed-scripts": "Lin Yun (林云) 对攻击者的预测 — prédiction sur les attaquants?",
+    "markdown": "**What** did [Lin Yun](javascript:alert(1)) predict about `attackers`?",
+}
+
+
+@pytest.mark.parametrize("question", list(EITHER.values()), ids=list(EITHER))
+def test_hostile_text_around_real_words_gets_a_well_formed_answer(assistant, question) -> None:
+    assert_well_formed(assistant, assistant.ask(question))
+
+
 def test_odd_questions_leave_the_index_as_it_was(assistant) -> None:
     before = assistant.sources()
-    for question in ODD.values():
+    for question in [*ODD.values(), *EITHER.values()]:
         assistant.ask(question)
     assert assistant.sources() == before
     assert [s["source"] for s in before] == sorted(SEED_SOURCES)
