@@ -235,13 +235,22 @@ def test_a_damaged_index_gives_a_typed_error_naming_the_fix(
         Assistant(corpus_dir=corpus, index_dir=index).sources()
     assert str(index) in str(raised.value)
 
-    # CLI: the message, exit 1, no traceback; the plain ingest refuses too.
-    for args in (("ask", "What does the module do?"), ("sources",), ("ingest",)):
+    # CLI: the message, exit 1, no traceback; a plain ingest refuses too (no silent reset).
+    for args in (("ask", "What does the module do?"), ("ingest",)):
         done = rag(corpus, index, *args)
         assert done.returncode == 1, (args, done.stdout, done.stderr)
         assert "rag ingest --rebuild" in done.stderr and "Traceback" not in done.stderr
 
-    # The named fix works.
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("damage", [_truncated, _database_missing], ids=["half", "missing"])
+def test_the_named_fix_rebuilds_a_damaged_index(
+    built_index: tuple[Path, Path], tmp_path: Path, damage
+) -> None:
+    corpus, good = built_index
+    index = tmp_path / "index"
+    shutil.copytree(good, index)
+    damage(index)
     done = rag(corpus, index, "ingest", "--rebuild", "--json")
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["added"]) == 3
