@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answer, ExtractiveAnswerer, Question
+from rag.answer import REFUSAL, Answer, ExtractiveAnswerer, Question
 from rag.documents import (
     Document,
     DocumentBatch,
@@ -15,10 +17,11 @@ from rag.documents import (
     load_catalog,
     load_document,
     source_name,
+    stage_upload,
 )
 from rag.embeddings import Embedder
 from rag.errors import DocumentError
-from rag.index import Index, IngestReport, open_client
+from rag.index import Index, IngestReport, check_index_folder, open_client
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 
@@ -45,6 +48,7 @@ class Assistant:
     def index(self) -> Index:
         with self._lock:
             if self._index is None:
+                check_index_folder(Path(self.settings.index_dir))
                 client = open_client(Path(self.settings.index_dir))
                 self._index = Index(client, self.settings.collection, self.embedder)
             return self._index
@@ -108,37 +112,71 @@ class Assistant:
     def remove(self, sources: Iterable[str]) -> list[str]:
         return self.index.remove(sources)
 
+    def upload(self, files: Iterable[tuple[str, bytes]]) -> IngestReport:
+        """Add (name, content) pairs to the corpus folder and index them.
+
+        Names are user input: folders, `..`, hidden and unsupported names are refused,
+        as is content that does not read as a document; each refusal lands in
+        report.failed and nothing of it is written. The rest of the batch is indexed.
+        """
+        corpus = Path(self.settings.corpus_dir)
+        corpus.mkdir(parents=True, exist_ok=True)
+        catalog = load_catalog(corpus)
+        max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        staged: list[Path] = []
+        failed: list[dict[str, str]] = []
+        for name, data in files:
+            try:
+                staged.append(stage_upload(corpus, name, data, catalog, max_bytes))
+            except DocumentError as exc:
+                failed.append({"source": str(name), "reason": str(exc)})
+        report = self.ingest(staged) if staged else IngestReport()
+        report.failed = failed + report.failed
+        return report
+
     # ---- questions -----------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
-        text = self._validate(question)
+        text = self.validate_question(question)
+        if not any(ch.isalnum() for ch in text):  # emoji or punctuation only: nothing to look up
+            return Answer(text, REFUSAL, True, note="the question has no words to look up")
         parsed = Question.parse(text, history)
-        retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
-        question_embedding = (
-            retrieval.query_embedding
-            if parsed.query == parsed.text
-            else self.embedder.encode_one(parsed.text)
-        )
-        return self.answerer.answer(
-            parsed,
-            retrieval,
-            question_embedding,
-            self.retriever.lexical(),
-            self.document_text,
-        )
+        # One consistent view: an ingest running meanwhile changes no document
+        # between retrieval and the quotes cut from its text.
+        with self.index.reading():
+            retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
+            question_embedding = (
+                retrieval.query_embedding
+                if parsed.query == parsed.text
+                else self.embedder.encode_one(parsed.text)
+            )
+            return self.answerer.answer(
+                parsed,
+                retrieval,
+                question_embedding,
+                self.retriever.lexical(),
+                self.document_text,
+            )
+
+    def validate_question(self, question: str) -> str:
+        """The question, stripped; ValueError with what to do when it cannot be asked.
+
+        Cheap (no index, no model): callers check before doing any work."""
+        return self._validate(question)
 
     def _validate(self, question: str) -> str:
         if not isinstance(question, str):
             raise ValueError("The question must be text.")
         text = question.strip()
-        if not text:
-            raise ValueError("The question is empty; type a question about the documents.")
         limit = self.settings.max_question_chars
         if len(text) > limit:
             raise ValueError(
                 f"The question is {len(text):,} characters long; the limit is {limit:,} "
                 "(RAG_MAX_QUESTION_CHARS). Ask a shorter question."
             )
+        text = _clean_question(text)
+        if not text:
+            raise ValueError("The question is empty; type a question about the documents.")
         return text
 
     # ---- documents -----------------------------------------------------------------
@@ -159,6 +197,22 @@ class Assistant:
             }
             for d in sorted(self.index.documents().values(), key=lambda d: d.source)
         ]
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+
+
+def _clean_question(text: str) -> str:
+    """Text a person meant to type: terminal colour codes and invisible characters
+    (controls, zero-width and direction marks) removed, whitespace runs made one space."""
+    text = _ANSI_ESCAPE.sub("", text)
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cf":  # zero-width joiners, bidi overrides, BOM: invisible
+            continue
+        kept.append(" " if category == "Cc" else ch)  # tab, newline, NUL, bell, DEL
+    return " ".join("".join(kept).split())
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:

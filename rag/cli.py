@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -82,8 +84,8 @@ def _ingest(args: argparse.Namespace) -> int:
     from rag.settings import Settings
 
     settings = Settings()
-    if args.rebuild and Path(settings.index_dir).exists():
-        shutil.rmtree(settings.index_dir)
+    if args.rebuild:
+        _discard_index(Path(settings.index_dir))
     assistant = _assistant()
     report = assistant.ingest(args.paths or None, show_progress=not args.json)
     if args.json:
@@ -99,8 +101,42 @@ def _ingest(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _discard_index(index_dir: Path) -> None:
+    """Move the index aside in one atomic rename, then delete it: a rebuild killed
+    midway leaves no half-deleted index behind, only a hidden folder removed next time.
+
+    Only a folder that looks like an index is deleted: a mistyped RAG_INDEX_DIR must
+    not cost anyone their files."""
+    for leftover in index_dir.parent.glob(f".{index_dir.name}.discarded-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if not index_dir.exists() and not index_dir.is_symlink():
+        return
+    if not index_dir.is_dir() or index_dir.is_symlink():
+        raise RagError(
+            f"{index_dir} is not a folder; --rebuild deletes only an index folder. "
+            "Move it away or set RAG_INDEX_DIR."
+        )
+    strangers = [p.name for p in index_dir.iterdir() if not _index_entry(p)]
+    if strangers:
+        raise RagError(
+            f"{index_dir} holds files that are not part of an index ({', '.join(strangers[:3])}); "
+            "not deleted. Set RAG_INDEX_DIR to the index folder, or delete it yourself."
+        )
+    aside = index_dir.with_name(f".{index_dir.name}.discarded-{os.getpid()}")
+    index_dir.rename(aside)
+    shutil.rmtree(aside)
+
+
+def _index_entry(path: Path) -> bool:
+    """Chroma's database (and its journal files) or one of its segment folders."""
+    if path.is_dir() and not path.is_symlink():
+        return bool(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", path.name))
+    return path.name.startswith("chroma.sqlite3")
+
+
 def _ask(args: argparse.Namespace) -> int:
     assistant = _assistant()
+    assistant.validate_question(args.question)  # before any work: no ingest for a bad question
     _ensure_indexed(assistant)
     answer = assistant.ask(args.question)
     if args.json:

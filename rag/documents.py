@@ -10,6 +10,8 @@ import hashlib
 import html
 import os
 import re
+import stat
+import tempfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -60,14 +62,28 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict[str, str]]:
 
 
 def discover(corpus_dir: Path) -> list[Path]:
-    """Every supported file under the corpus folder, sorted, the sidecar excluded."""
+    """Every file under the corpus folder, sorted; hidden files and the sidecar excluded.
+
+    Unsupported types are listed too, so that ingest reports them instead of silently
+    ignoring them. Symlinked folders are not walked into (their content could lie
+    anywhere); one that points outside the corpus is listed, so it is reported.
+    """
     if not corpus_dir.is_dir():
         raise DocumentError(f"Corpus folder {corpus_dir} does not exist; set RAG_CORPUS_DIR.")
-    return sorted(
-        p
-        for p in corpus_dir.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
-    )
+    root = corpus_dir.resolve()
+    found: list[Path] = []
+    for folder, dirnames, filenames in os.walk(corpus_dir):  # followlinks=False
+        base = Path(folder)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in dirnames:
+            if (base / name).is_symlink() and not (base / name).resolve().is_relative_to(root):
+                found.append(base / name)
+        found.extend(
+            base / name
+            for name in filenames
+            if not name.startswith(".") and not (base == corpus_dir and name == SIDECAR_NAME)
+        )
+    return sorted(found)
 
 
 def source_name(path: Path, corpus_dir: Path) -> str:
@@ -85,6 +101,68 @@ def source_name(path: Path, corpus_dir: Path) -> str:
     return lexical.relative_to(root).as_posix()
 
 
+def upload_target(corpus_dir: Path, filename: str) -> Path:
+    """Where an uploaded file named `filename` goes: directly inside the corpus folder.
+
+    The name comes from a user, so anything that could point elsewhere is refused:
+    path separators, `..`, absolute paths, hidden names, control characters.
+    """
+    name = filename if isinstance(filename, str) else ""
+    shown = repr(name[:80])
+    if (
+        not name.strip()
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or ".." in name
+        or name.startswith(".")
+        or any(ord(ch) < 32 for ch in name)
+    ):
+        raise DocumentError(
+            f"upload name {shown} refused: give a plain file name without folders or '..'."
+        )
+    if name == SIDECAR_NAME or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            f"upload name {shown} refused: unsupported file type; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}."
+        )
+    return corpus_dir / name
+
+
+def stage_upload(
+    corpus_dir: Path,
+    filename: str,
+    data: bytes,
+    catalog: dict[str, dict[str, str]],
+    max_bytes: int,
+) -> Path:
+    """Check an upload's name and content, then move it into the corpus folder.
+
+    Nothing lands in the corpus unless it loads as a document: the bytes go to a
+    hidden temporary file first (discover() skips hidden files) and replace the
+    target atomically only once they read as text.
+    """
+    target = upload_target(corpus_dir, filename)
+    if len(data) > max_bytes:
+        raise DocumentError(
+            f"{target.name}: {_size(len(data))} is over the {_size(max_bytes)} limit "
+            "(RAG_MAX_FILE_MB)."
+        )
+    fd, temp_name = tempfile.mkstemp(prefix=".upload-", suffix=target.suffix, dir=corpus_dir)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        try:
+            load_document(temp, corpus_dir, catalog, max_bytes)
+        except DocumentError as exc:
+            raise DocumentError(str(exc).replace(temp.name, target.name)) from None
+        os.replace(temp, target)  # replaces a symlink itself, never writes through it
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
+
+
 def load_document(
     path: Path, corpus_dir: Path, catalog: dict[str, dict[str, str]], max_bytes: int
 ) -> Document:
@@ -95,12 +173,15 @@ def load_document(
             f"{source}: unsupported file type '{suffix or 'none'}'; "
             f"supported: {', '.join(SUPPORTED_SUFFIXES)}."
         )
-    size = path.stat().st_size
+    status = path.stat()
+    if not stat.S_ISREG(status.st_mode):  # a FIFO or device would block or never end
+        raise DocumentError(f"{source}: not a regular file; not read.")
+    size = status.st_size
     if size > max_bytes:
-        raise DocumentError(
-            f"{source}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit "
-            "(RAG_MAX_FILE_MB)."
-        )
+        shown, limit = _size(size), _size(max_bytes)
+        if shown == limit:  # rounding hid the difference
+            shown, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+        raise DocumentError(f"{source}: {shown} is over the {limit} limit (RAG_MAX_FILE_MB).")
     raw = path.read_bytes()
     if suffix == ".pdf":
         text = _pdf_text(raw, source)
@@ -115,6 +196,11 @@ def load_document(
     return Document(
         source=source, title=title, text=text, description=str(meta.get("description", ""))
     )
+
+
+def _size(n: int) -> str:
+    """A byte count for messages: MB for large sizes, exact bytes where MB would read 0.0."""
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
 
 
 def decode_text(raw: bytes, source: str) -> str:
@@ -136,6 +222,9 @@ def decode_text(raw: bytes, source: str) -> str:
 
 
 class _TextExtractor(HTMLParser):
+    """Visible text of an HTML page: block elements end lines, table rows become
+    markdown-style rows ("| cell | cell |") so chunking treats them as table rows."""
+
     _BLOCK = {
         "p",
         "div",
@@ -147,7 +236,6 @@ class _TextExtractor(HTMLParser):
         "h4",
         "h5",
         "h6",
-        "tr",
         "section",
         "article",
         "header",
@@ -157,30 +245,76 @@ class _TextExtractor(HTMLParser):
         "table",
         "ul",
         "ol",
-        "title",
+        "body",
     }
-    _SKIP = {"script", "style", "noscript", "template", "head"}
+    _SKIP = {"script", "style", "noscript", "template", "title"}
+    # What may stand in <head>; any other tag (or visible text) starts the body, because
+    # HTML5 lets both </head> and <body> be omitted.
+    _HEAD_CONTENT = {"head", "title", "meta", "link", "base", "style", "script", "noscript"}
+    _CELLS = {"td", "th"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skipping = 0
+        self._in_head = False
+        self._row_cells: int | None = None  # cells seen in the open <tr>, None outside rows
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "head":
+            self._in_head = True
+        elif self._in_head and tag not in self._HEAD_CONTENT:
+            self._in_head = False
         if tag in self._SKIP:
             self._skipping += 1
-        elif tag in self._BLOCK:
+        elif tag == "tr":
+            self._end_row()
             self.parts.append("\n")
+            self._row_cells = 0
+        elif tag in self._CELLS:
+            if self._row_cells is None:  # a cell outside any <tr>
+                self.parts.append("\n")
+                self._row_cells = 0
+            self.parts.append("| " if self._row_cells == 0 else " | ")
+            self._row_cells += 1
+        elif tag in self._BLOCK:
+            self._block_break()
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        # <br/> and friends: a start without content; no end tag follows.
+        if tag not in self._SKIP:
+            self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self._in_head = False
         if tag in self._SKIP:
             self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCK:
+        elif tag == "tr":
+            self._end_row()  # the next row's start tag begins its line: rows stay adjacent
+        elif tag == "table":
+            self._end_row()
             self.parts.append("\n")
+        elif tag in self._BLOCK:
+            self._block_break()
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+        if self._skipping:
+            return
+        if self._in_head:
+            if not data.strip():
+                return
+            self._in_head = False  # visible text implies the body has begun
+        self.parts.append(data.replace("\n", " ") if self._row_cells is not None else data)
+
+    def _block_break(self) -> None:
+        # Inside a table row a line break would split the row, so blocks become spaces.
+        self.parts.append(" " if self._row_cells is not None else "\n")
+
+    def _end_row(self) -> None:
+        if self._row_cells:
+            self.parts.append(" |")
+        self._row_cells = None
 
 
 def html_to_text(markup: str) -> str:

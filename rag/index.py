@@ -7,6 +7,13 @@ Two collections:
   title and passage spans. It is written *after* a document's sentences, so a
   document whose record carries the current hash is known to be complete; an
   interrupted ingest is simply redone for that document on the next run.
+
+Crash safety (a process may be killed at any instruction): before an indexed
+document's sentences are replaced its record is marked pending (hash ""), so a
+half-replaced document never looks current. Documents are embedded and written in
+groups, so a killed ingest keeps the groups it finished. Every sync starts with a
+consistency check: when the sentence count disagrees with the registry, orphan
+sentences and pending or incomplete records are removed before anything else.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,8 @@ from rag.embeddings import Embedder
 from rag.errors import IndexUnavailableError, UnknownSourceError
 
 _LOOKUP_BATCH = 256  # ids or keys per Chroma get(); keeps where-clauses small
+_SCAN_PAGE = 5000  # records per page when the consistency check reads every sentence
+PENDING = ""  # content_hash of a record whose sentences are being replaced
 
 
 @dataclass
@@ -83,6 +93,31 @@ def open_client(index_dir: Path) -> Any:
         ) from exc
 
 
+def check_index_folder(index_dir: Path) -> None:
+    """Refuse a half-written embedded index before Chroma opens it.
+
+    Chroma treats a folder whose database file is missing or empty as a new, empty
+    store, so an index that lost its database would silently answer nothing; its
+    vector segments (one folder per collection) left beside it give that away.
+    """
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexUnavailableError(
+            f"The index folder {index_dir} is a file, not a folder. "
+            "Move the file away or set RAG_INDEX_DIR to another folder."
+        )
+    if not index_dir.is_dir():
+        return
+    database = index_dir / "chroma.sqlite3"
+    segments = [p.name for p in index_dir.iterdir() if p.is_dir()]
+    if segments and (not database.is_file() or database.stat().st_size == 0):
+        state = "is empty" if database.is_file() else "is missing"
+        raise IndexUnavailableError(
+            f"The index at {index_dir} is damaged or half-written: its database "
+            f"chroma.sqlite3 {state} but {len(segments)} vector segment folder(s) remain. "
+            "Run `rag ingest --rebuild` to build it again from the corpus."
+        )
+
+
 class Index:
     def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -97,12 +132,20 @@ class Index:
             f"{name}-documents", embedding_function=None
         )
         self._store = ChromaVectorStore(chroma_collection=self._sentences)
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # one sync at a time (repair() nests in it)
+        self._access = ReadWriteLock()  # readers see a document before or after a write
+        self.write_group_sentences = 4 * embedder.batch_size  # sentences embedded per group
         self._version = 0
         self._catalog: dict[str, StoredDocument] | None = None
         self._texts: dict[str, tuple[str, str]] = {}  # source -> (hash, text)
 
     # ---- reading -------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold while answering: no document changes under the reader's feet."""
+        with self._access.reading():
+            yield
 
     @property
     def version(self) -> int:
@@ -194,41 +237,105 @@ class Index:
         started = time.perf_counter()
         report = IngestReport()
         with self._write_lock:
+            self.repair()
             stored = self.documents()
             pending: list[tuple[Document, list[Passage]]] = []
+            retitled: list[Document] = []
             for doc in documents:
                 previous = stored.get(doc.source)
                 if previous and previous.content_hash == doc.content_hash:
-                    report.unchanged.append(doc.source)
+                    if (previous.title, previous.description) == (doc.title, doc.description):
+                        report.unchanged.append(doc.source)
+                    else:  # sources.yaml changed: same passages, new title
+                        report.updated.append(doc.source)
+                        retitled.append(doc)
                     continue
                 (report.updated if previous else report.added).append(doc.source)
                 pending.append((doc, split_document(doc, passage_tokens)))
             if remove_missing:
                 present = {doc.source for doc in documents} | set(keep)
                 for source in sorted(set(stored) - present):
-                    self._delete_source(source)
+                    with self._writing():
+                        self._delete_source(source)
                     report.removed.append(source)
-            vectors = self._embeddings_for(pending, report, show_progress)
-            for doc, passages in pending:
-                self._write_document(doc, passages, vectors)
-            self._catalog = None
-            if pending or report.removed:
-                self._version += 1
+            if retitled:
+                with self._writing():
+                    for doc in retitled:
+                        self._retitle(doc)
+            # Embed and write group by group: a killed ingest keeps the groups it finished.
+            for group in _groups(pending, self.write_group_sentences):
+                vectors = self._embeddings_for(group, report, show_progress)
+                with self._writing():
+                    for doc, passages in group:
+                        self._write_document(doc, passages, vectors)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
     def remove(self, sources: Iterable[str]) -> list[str]:
         removed = []
-        with self._write_lock:
+        with self._write_lock, self._writing():
             known = self.documents()
             for source in sources:
                 if source in known:
                     self._delete_source(source)
                     removed.append(source)
-            self._catalog = None
-            if removed:
-                self._version += 1
         return removed
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Exclusive access for one step of a write; caches are renewed after it."""
+        with self._access.writing():
+            try:
+                yield
+            finally:
+                self._catalog = None
+                self._version += 1
+
+    def repair(self) -> list[str]:
+        """Startup consistency check: undo what a killed ingest left half-done.
+
+        Cheap when the index is sound (the registry's sentence total equals the
+        collection's count and no record is pending); otherwise every sentence is
+        read once and orphans (no complete record of their document, or written for
+        another version) are deleted with pending or incomplete records. Returns the
+        sources whose records were dropped; the next ingest of the corpus adds them back.
+        """
+        with self._write_lock, self._access.writing():
+            self._catalog = None
+            records = self.documents()
+            expected = sum(r.sentences for r in records.values() if r.content_hash != PENDING)
+            sound = all(r.content_hash != PENDING for r in records.values())
+            if sound and expected == self.count_sentences():
+                return []
+            orphans: list[str] = []
+            counts: dict[str, int] = {}
+            for id_, meta in self._all_sentence_metadata():
+                record = records.get(str(meta.get("source")))
+                if record is None or record.content_hash != meta.get("doc_hash"):
+                    orphans.append(id_)
+                else:
+                    counts[record.source] = counts.get(record.source, 0) + 1
+            broken = sorted(
+                source
+                for source, record in records.items()
+                if record.content_hash == PENDING or counts.get(source, 0) != record.sentences
+            )
+            for batch in _batches(orphans, _LOOKUP_BATCH):
+                self._sentences.delete(ids=batch)
+            for source in broken:
+                self._delete_source(source)
+            self._catalog = None
+            self._version += 1
+            return broken
+
+    def _all_sentence_metadata(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset = 0
+        while True:
+            got = self._sentences.get(include=["metadatas"], limit=_SCAN_PAGE, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], got["metadatas"])
+            offset += len(got["ids"])
 
     def _embeddings_for(
         self,
@@ -266,6 +373,10 @@ class Index:
     ) -> None:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
+        if self._documents.get(ids=[doc.source], include=[])["ids"]:
+            # Mark the old record pending before its sentences go: killed from here
+            # until the final upsert, this document never looks complete.
+            self._documents.update(ids=[doc.source], metadatas=[{"content_hash": PENDING}])
         self._delete_source(doc.source, keep_record=True)
         nodes = []
         for passage in passages:
@@ -309,6 +420,11 @@ class Index:
             ],
         )
 
+    def _retitle(self, doc: Document) -> None:
+        self._documents.update(
+            ids=[doc.source], metadatas=[{"title": doc.title, "description": doc.description}]
+        )
+
     def _delete_source(self, source: str, keep_record: bool = False) -> None:
         self._sentences.delete(where={"source": source})
         if not keep_record:
@@ -344,3 +460,59 @@ def _stored_sentence(id_: str, meta: dict[str, Any], text: str, emb: Any) -> Sto
 def _batches(items: list, size: int) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _groups(
+    pending: Sequence[tuple[Document, list[Passage]]], max_sentences: int
+) -> Iterable[list[tuple[Document, list[Passage]]]]:
+    """Consecutive documents with about max_sentences sentences per group (at least one)."""
+    group: list[tuple[Document, list[Passage]]] = []
+    size = 0
+    for item in pending:
+        count = sum(len(p.sentences) for p in item[1])
+        if group and size + count > max_sentences:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += count
+    if group:
+        yield group
+
+
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer bars new readers (no starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()

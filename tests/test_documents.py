@@ -136,26 +136,44 @@ def test_html_with_only_a_title_yields_the_title(corpus: Path) -> None:
     assert load(write(corpus, "t.html", markup), corpus).text == "Just a title"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: html_to_text skips everything after <head> until </head>; HTML5 lets "
-    "</head> be omitted, so the whole body is dropped and only the <title> survives.",
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<html><head><title>Heading</title><body><p>The body says hello.</p></body></html>",
+        # Neither </head> nor <body>: the first body tag or visible text starts the body.
+        "<html><head><title>Heading</title><meta charset=utf-8><p>The body says hello.</p>",
+        "<head><title>Heading</title><link rel=x href=y>The body says hello.",
+    ],
+    ids=["no-head-end", "no-body-tag", "bare-text"],
 )
-def test_html_body_is_kept_when_the_optional_head_end_tag_is_omitted() -> None:
-    markup = "<html><head><title>T</title><body><p>The body says hello.</p></body></html>"
-    assert "The body says hello." in html_to_text(markup)
+def test_html_body_is_kept_when_the_optional_head_end_tag_is_omitted(markup: str) -> None:
+    text = html_to_text(markup)
+    assert "The body says hello." in text
+    assert text == "The body says hello."  # the <title> is metadata, not body text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: <td>/<th> are neither block tags nor separated, so adjacent table "
-    "cells are glued into one word ('Model RobustnessHigh').",
-)
 def test_html_table_cells_are_not_glued_together() -> None:
     markup = "<table><tr><td>Model Robustness</td><td>High</td></tr></table>"
     text = html_to_text(markup)
     assert "RobustnessHigh" not in text
     assert "Model Robustness" in text and "High" in text
+
+
+def test_html_table_rows_become_markdown_rows_with_one_line_each() -> None:
+    markup = (
+        "<p>Risks:</p><table><thead><tr><th>Area</th><th>Urgency</th></tr></thead>"
+        "<tbody><tr><td><p>Model\nRobustness</p></td><td>High</td></tr>"
+        "<tr><td>Alignment</td><td>Medium<br>rising</td></tr></tbody></table><p>After.</p>"
+    )
+    assert html_to_text(markup).splitlines() == [
+        "Risks:",
+        "",
+        "| Area | Urgency |",
+        "| Model Robustness | High |",
+        "| Alignment | Medium rising |",
+        "",
+        "After.",
+    ]
 
 
 # ---- encodings --------------------------------------------------------------------
@@ -219,6 +237,32 @@ def test_oversize_file_is_refused(corpus: Path) -> None:
     assert load(path, corpus, max_bytes=2_000).text.startswith("word word")
 
 
+@pytest.mark.parametrize(
+    ("size", "limit", "expected"),
+    [
+        (2_000, 1_999, "2,000 bytes is over the 1,999 bytes limit"),
+        (150, 100, "150 bytes is over the 100 bytes limit"),
+        (3_500_000, 1_000_000, "3.5 MB is over the 1.0 MB limit"),
+        (2_040_000, 2_000_000, "2,040,000 bytes is over the 2,000,000 bytes limit"),
+    ],
+    ids=["tiny", "bytes", "megabytes", "rounding-hides-it"],
+)
+def test_oversize_message_never_reads_zero_megabytes(
+    corpus: Path, size: int, limit: int, expected: str
+) -> None:
+    path = write(corpus, "big.txt", b"a" * size)
+    with pytest.raises(DocumentError) as raised:
+        load(path, corpus, max_bytes=limit)
+    assert expected in str(raised.value)
+    assert "0.0 MB" not in str(raised.value)
+
+
+def test_a_fifo_in_the_corpus_is_refused_without_blocking(corpus: Path) -> None:
+    os.mkfifo(corpus / "pipe.txt")
+    with pytest.raises(DocumentError, match="not a regular file"):
+        load(corpus / "pipe.txt", corpus)
+
+
 @pytest.mark.parametrize("name", ["report.docx", "data.csv", "Makefile"])
 def test_unsupported_suffix_is_refused(corpus: Path, name: str) -> None:
     path = write(corpus, name, "readable text, but not a supported type")
@@ -227,15 +271,34 @@ def test_unsupported_suffix_is_refused(corpus: Path, name: str) -> None:
     assert ".txt" in str(raised.value)  # the message lists what is supported
 
 
-def test_discover_skips_unsupported_hidden_files_and_the_sidecar(corpus: Path) -> None:
-    for name in ("a.txt", "b.MD", "c.html", "d.docx", ".hidden.txt", SIDECAR_NAME, "s/e.txt"):
+def test_discover_skips_hidden_files_and_the_sidecar_but_lists_unsupported_ones(
+    corpus: Path,
+) -> None:
+    # Unsupported files are listed so that ingest reports them rather than ignoring them.
+    names = ("a.txt", "b.MD", "c.html", "d.docx", ".hidden.txt", SIDECAR_NAME, "s/e.txt")
+    for name in (*names, ".git/config", "s/sources.yaml"):
         write(corpus, name, "text")
     assert [p.relative_to(corpus).as_posix() for p in discover(corpus)] == [
         "a.txt",
         "b.MD",
         "c.html",
+        "d.docx",
         "s/e.txt",
+        "s/sources.yaml",  # only the top-level sidecar is the catalog
     ]
+
+
+def test_discover_does_not_walk_into_symlinked_folders(tmp_path: Path, corpus: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside, "secret.txt", "TOP-SECRET")
+    write(corpus, "inner/a.txt", "inside")
+    (corpus / "escape").symlink_to(outside, target_is_directory=True)
+    (corpus / "alias").symlink_to(corpus / "inner", target_is_directory=True)
+    listed = [p.relative_to(corpus).as_posix() for p in discover(corpus)]
+    # The escaping link is listed (so ingest reports it), never its content.
+    assert listed == ["escape", "inner/a.txt"]
+    with pytest.raises(DocumentError, match="outside the corpus"):
+        load(corpus / "escape", corpus)
 
 
 def test_discover_of_a_missing_folder_names_the_setting(tmp_path: Path) -> None:

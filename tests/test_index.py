@@ -213,11 +213,6 @@ def test_the_same_sentence_in_a_new_file_reuses_its_embedding(corpus_copy: Path,
     assert report.embedded == 0 and report.reused == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the content hash covers only the text, so editing a title in sources.yaml "
-    "leaves the document 'unchanged' and sources()/citations keep the old title.",
-)
 def test_renaming_a_title_in_sources_yaml_shows_the_new_title(corpus_copy: Path, ingested) -> None:
     sidecar = corpus_copy / "sources.yaml"
     old = "China's Top AI Researchers Are Concerned About an Unchecked Arms Race"
@@ -225,9 +220,17 @@ def test_renaming_a_title_in_sources_yaml_shows_the_new_title(corpus_copy: Path,
         sidecar.read_text(encoding="utf-8").replace(old, "Renamed by the editor"),
         encoding="utf-8",
     )
-    ingested.ingest()
+    sentences = {s["source"]: s["sentences"] for s in ingested.sources()}
+    report = ingested.ingest()
+    assert report.updated == [DOC_002]
+    assert report.embedded == 0  # only the title changed: nothing re-embedded
     titles = {s["source"]: s["title"] for s in ingested.sources()}
     assert titles[DOC_002] == "Renamed by the editor"
+    assert {s["source"]: s["sentences"] for s in ingested.sources()} == sentences
+    answer = ingested.ask(ROBUSTNESS_QUESTION)
+    cited = [c for c in answer.citations if c.source == DOC_002]
+    assert cited and all(c.title == "Renamed by the editor" for c in cited)
+    assert ingested.ingest().unchanged == sorted(SEED_SOURCES)
 
 
 def test_removing_everything_leaves_an_index_that_refuses(corpus_copy: Path, ingested) -> None:
