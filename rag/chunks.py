@@ -143,6 +143,15 @@ def _strip_span(line: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# Raise when the splitting rules change, so existing indexes are re-split on next ingest.
+CHUNKING_VERSION = 3
+
+
+def chunking_signature(max_tokens: int) -> str:
+    """Identifies how a document was split; a stored document split otherwise is stale."""
+    return f"v{CHUNKING_VERSION}:{max_tokens}"
+
+
 def split_document(document: Document, max_tokens: int) -> list[Passage]:
     """Sentences grouped into passages: never across blocks, at most max_tokens each."""
     count = token_counter()
@@ -151,15 +160,16 @@ def split_document(document: Document, max_tokens: int) -> list[Passage]:
     pending_tokens = 0
     pending_block = -1
     sentences_seen = 0
+    # A table's header is its block's first row, even when the rows run on into
+    # later passages.
+    headers: dict[int, list[str]] = {}
 
     def flush() -> None:
         nonlocal pending, pending_tokens, sentences_seen
         if not pending:
             return
         position = len(passages)
-        header: list[str] = []
-        if _is_table_row(_line_at(document.text, pending[0][0])):
-            header = table_cells(document.text[pending[0][0] : pending[0][1]])
+        header = headers.get(pending_block, [])
         sentences = tuple(
             Sentence(
                 document.source,
@@ -182,6 +192,8 @@ def split_document(document: Document, max_tokens: int) -> list[Passage]:
         tokens = count(document.text[start:end])
         if block != pending_block or pending_tokens + tokens > max_tokens:
             flush()
+        if block not in headers and _is_table_row(_line_at(document.text, start)):
+            headers[block] = table_cells(document.text[start:end])
         pending.append((start, end))
         pending_tokens += tokens
         pending_block = block

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunks import Passage, sentence_key, split_document
+from rag.chunks import Passage, chunking_signature, sentence_key, split_document
 from rag.documents import Document
 from rag.embeddings import Embedder
 from rag.errors import IndexUnavailableError, UnknownSourceError
@@ -63,6 +63,7 @@ class StoredDocument:
     passages: tuple[tuple[int, int], ...]
     sentences: int
     added_at: float
+    chunking: str = ""  # how it was split (CHUNKING and the passage budget)
 
 
 @dataclass(frozen=True)
@@ -241,9 +242,16 @@ class Index:
             stored = self.documents()
             pending: list[tuple[Document, list[Passage]]] = []
             retitled: list[Document] = []
+            chunking = chunking_signature(passage_tokens)
             for doc in documents:
                 previous = stored.get(doc.source)
-                if previous and previous.content_hash == doc.content_hash:
+                # A new splitter or passage budget re-splits the text; its sentence
+                # vectors are found again by text key, so nothing is embedded twice.
+                if (
+                    previous
+                    and previous.content_hash == doc.content_hash
+                    and previous.chunking == chunking
+                ):
                     if (previous.title, previous.description) == (doc.title, doc.description):
                         report.unchanged.append(doc.source)
                     else:  # sources.yaml changed: same passages, new title
@@ -267,7 +275,7 @@ class Index:
                 vectors = self._embeddings_for(group, report, show_progress)
                 with self._writing():
                     for doc, passages in group:
-                        self._write_document(doc, passages, vectors)
+                        self._write_document(doc, passages, vectors, chunking)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
@@ -369,7 +377,11 @@ class Index:
         return vectors
 
     def _write_document(
-        self, doc: Document, passages: list[Passage], vectors: dict[str, np.ndarray]
+        self,
+        doc: Document,
+        passages: list[Passage],
+        vectors: dict[str, np.ndarray],
+        chunking: str,
     ) -> None:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
@@ -416,6 +428,7 @@ class Index:
                     "passages": json.dumps([[p.start, p.end] for p in passages]),
                     "sentences": len(nodes),
                     "added_at": time.time(),
+                    "chunking": chunking,
                 }
             ],
         )
@@ -441,6 +454,7 @@ def _stored_document(source: str, meta: dict[str, Any]) -> StoredDocument:
         passages=tuple(tuple(p) for p in json.loads(meta.get("passages", "[]"))),
         sentences=int(meta.get("sentences", 0)),
         added_at=float(meta.get("added_at", 0.0)),
+        chunking=str(meta.get("chunking", "")),
     )
 
 

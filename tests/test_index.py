@@ -241,3 +241,21 @@ def test_removing_everything_leaves_an_index_that_refuses(corpus_copy: Path, ing
     assert ingested.sources() == []
     answer = ingested.ask("What did Lin Yun predict about attackers?")
     assert answer.refused and answer.text == REFUSAL and answer.citations == []
+
+
+def test_a_new_passage_budget_re_splits_without_embedding_again(
+    corpus_copy: Path, ingested, make_assistant
+) -> None:
+    passages_before = {s["source"]: s["chunks"] for s in ingested.sources()}
+    resplit = make_assistant(corpus_copy, passage_tokens=48)  # same index folder
+    report = resplit.ingest()
+    assert sorted(report.updated) == sorted(SEED_SOURCES)
+    assert report.embedded == 0 and report.reused > 0
+    passages_after = {s["source"]: s["chunks"] for s in resplit.sources()}
+    assert all(passages_after[s] > passages_before[s] for s in SEED_SOURCES)
+    again = resplit.ingest()
+    assert sorted(again.unchanged) == sorted(SEED_SOURCES) and again.embedded == 0
+    answer = resplit.ask("What did Lin Yun predict about attackers?")
+    assert not answer.refused
+    for c in answer.citations:
+        assert resplit.document_text(c.source)[c.start : c.end] == c.quote
