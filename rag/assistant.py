@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from rag.documents import (
 )
 from rag.embeddings import Embedder
 from rag.errors import DocumentError
+from rag.generate import CONDENSE_SHARE, Deadline, LLMAnswerer
 from rag.index import Index, IngestReport, open_client
-from rag.retrieve import HybridRetriever
+from rag.retrieve import HybridRetriever, Retrieval
 from rag.settings import Settings
 
 
@@ -37,6 +39,7 @@ class Assistant:
         self._index: Index | None = None
         self._retriever: HybridRetriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
+        self._llm: LLMAnswerer | None = None
         self.embedder = Embedder(self.settings.embed_batch_size)
 
     # ---- lazily opened parts -------------------------------------------------------
@@ -67,6 +70,17 @@ class Assistant:
                     self.settings.max_answer_chars,
                 )
             return self._answerer
+
+    @property
+    def llm(self) -> LLMAnswerer | None:
+        """The LLM answerer when RAG_ANSWERER (auto: OPENAI_API_KEY or OPENAI_BASE_URL
+        set) selects one; None for extractive answers."""
+        if not self.settings.use_llm():
+            return None
+        with self._lock:
+            if self._llm is None:
+                self._llm = LLMAnswerer(self.settings, self.embedder.encode)
+            return self._llm
 
     # ---- ingestion -----------------------------------------------------------------
 
@@ -111,9 +125,31 @@ class Assistant:
     # ---- questions -----------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
+        """Answer from the documents. With an LLM, endpoint faults never raise: the
+        extractive answer comes back with a note, within RAG_LLM_TIMEOUT plus a margin."""
         text = self._validate(question)
-        parsed = Question.parse(text, history)
-        retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
+        if self.llm is not None:
+            return _final(self._llm_answer(text, history, stream=False))
+        return self._extractive(Question.parse(text, history))
+
+    def stream(
+        self, question: str, history: Sequence[dict[str, Any]] | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield text deltas as they are generated, then the final `Answer`.
+
+        The deltas are a preview: show `answer.text` once the Answer arrives (its
+        citation numbers are verified and renumbered, and on a fallback it is the
+        extractive answer). Without an LLM the whole text is one delta.
+        Raises ValueError, like ask, for an empty or over-long question.
+        """
+        text = self._validate(question)
+        if self.llm is not None:
+            return self._llm_answer(text, history, stream=True)
+        answer = self._extractive(Question.parse(text, history))
+        return iter([answer.text, answer] if answer.text else [answer])
+
+    def _extractive(self, parsed: Question, retrieval: Retrieval | None = None) -> Answer:
+        retrieval = retrieval or self.retriever.retrieve(parsed.query, self.settings.top_k)
         question_embedding = (
             retrieval.query_embedding
             if parsed.query == parsed.text
@@ -126,6 +162,36 @@ class Assistant:
             self.retriever.lexical(),
             self.document_text,
         )
+
+    def _llm_answer(
+        self, text: str, history: Sequence[dict[str, Any]] | None, stream: bool
+    ) -> Iterator[str | Answer]:
+        llm = self.llm
+        assert llm is not None
+        timeout = self.settings.llm_timeout
+        standalone = None
+        condensing = 0.0
+        if history:
+            started = time.monotonic()
+            standalone = llm.condense(text, history, Deadline(timeout * CONDENSE_SHARE))
+            condensing = time.monotonic() - started
+        # The LLM's standalone question needs no history; without one, the heuristic.
+        parsed = Question.parse(standalone, None) if standalone else Question.parse(text, history)
+        asked = standalone or _heuristic_standalone(parsed)
+        retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
+        deadline = Deadline(max(timeout - condensing, 0.0))
+        for item in llm.answer(
+            parsed,
+            asked,
+            retrieval,
+            self.document_text,
+            deadline,
+            lambda: self._extractive(parsed, retrieval),
+            stream,
+        ):
+            if isinstance(item, Answer):
+                item.question = text
+            yield item
 
     def _validate(self, question: str) -> str:
         if not isinstance(question, str):
@@ -159,6 +225,24 @@ class Assistant:
             }
             for d in sorted(self.index.documents().values(), key=lambda d: d.source)
         ]
+
+
+def _heuristic_standalone(parsed: Question) -> str:
+    """What to ask the model when it did not condense a follow-up: the question with the
+    heuristic's name for "he", or else the question with the one it follows."""
+    if parsed.query == parsed.text or not parsed.query.endswith(parsed.text):
+        return parsed.query
+    earlier = parsed.query[: -len(parsed.text)].strip()
+    return f"{parsed.text} (a follow-up to: {earlier})"
+
+
+def _final(items: Iterable[str | Answer]) -> Answer:
+    answer = None
+    for item in items:
+        if isinstance(item, Answer):
+            answer = item
+    assert answer is not None, "an answer stream ends with its Answer"
+    return answer
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
