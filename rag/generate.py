@@ -344,7 +344,8 @@ class ChatClient:
     def __init__(self, settings: Settings) -> None:
         from openai import OpenAI
 
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+        secret = settings.openai_api_key
+        key = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret or ""
         self._secret = key
         self.model = settings.llm_model
         self.temperature = settings.llm_temperature
@@ -490,24 +491,25 @@ class ChatClient:
         backoff = BACKOFF_SECONDS * 2 ** (attempt - 1)
         if isinstance(exc, openai.APITimeoutError):
             return "the language model timed out", True, backoff
-        if isinstance(exc, openai.RateLimitError):
-            wait = retry_after(exc.response.headers)
-            reason = "the language model is rate-limited (HTTP 429)"
-            if wait is not None and wait > MAX_RETRY_AFTER:
-                return f"{reason}, retry after {wait:g} s", False, wait
-            return reason, True, backoff if wait is None else wait
         if isinstance(exc, openai.APIStatusError):
             code = exc.status_code
             hint = {
                 401: ": check OPENAI_API_KEY",
                 403: ": check OPENAI_API_KEY",
                 404: ": check RAG_LLM_MODEL and OPENAI_BASE_URL",
+                429: " (rate-limited)",
             }.get(code, "")
-            detail = self._redact(str(getattr(exc, "message", "")))[:200]
             reason = f"the language model endpoint answered HTTP {code}{hint}"
-            if detail and not hint:
-                reason += f" ({detail})"
-            return reason, code >= 500 or code in (408, 409), backoff
+            detail = _error_detail(exc.body)
+            if detail and code not in (401, 403, 429):  # a rejected key may be echoed back
+                reason += f" ({self._redact(detail)[:160]})"
+            retryable = code == 429 or code >= 500 or code in (408, 409)
+            # Servers say when to come back on 429 and often on 503; we wait that long
+            # only if it is short and fits the deadline.
+            wait = retry_after(exc.response.headers) if retryable else None
+            if wait is not None and wait > MAX_RETRY_AFTER:
+                return f"{reason}, retry after {wait:g} s", False, wait
+            return reason, retryable, backoff if wait is None else wait
         if isinstance(exc, openai.APIConnectionError):
             if _broke_off(exc.__cause__):
                 return "the language model's answer broke off", True, backoff
@@ -525,6 +527,15 @@ class ChatClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
+
+
+def _error_detail(body: object) -> str:
+    """The message of an OpenAI-style error body ({"error": {"message": ...}})."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        return str(message or "").strip()
+    return str(body or "").strip()
 
 
 def _broke_off(exc: BaseException | None) -> bool:

@@ -431,7 +431,7 @@ def test_follow_up_falls_back_to_the_heuristic_when_condensing_fails(
 def test_server_error_is_retried_then_extractive(llm_assistant, openai_server, stream) -> None:
     openai_server.script(Status(500))
     answer = _answer(llm_assistant(), stream)
-    assert_extractive_fallback(llm_assistant(), answer, "HTTP 500")
+    assert_extractive_fallback(llm_assistant(), answer, "HTTP 500 (scripted error)")
     assert len(openai_server.requests) == MAX_ATTEMPTS
 
 
@@ -441,8 +441,9 @@ def test_server_error_then_success_is_the_models_answer(llm_assistant, openai_se
     assert answer.mode == "llm" and len(openai_server.requests) == 2
 
 
-def test_rate_limit_honours_retry_after(llm_assistant, openai_server) -> None:
-    openai_server.script(Status(429, retry_after="1"), Reply(good_answer))
+@pytest.mark.parametrize("code", [429, 503])
+def test_retry_after_is_honoured(llm_assistant, openai_server, code) -> None:
+    openai_server.script(Status(code, retry_after="1"), Reply(good_answer))
     answer = llm_assistant().ask(LIN_YUN_QUESTION)
     assert answer.mode == "llm"
     first, second = openai_server.requests
@@ -452,7 +453,7 @@ def test_rate_limit_honours_retry_after(llm_assistant, openai_server) -> None:
 def test_rate_limit_every_time_gives_the_extractive_answer(llm_assistant, openai_server) -> None:
     openai_server.script(Status(429, retry_after="1"))
     answer = llm_assistant().ask(LIN_YUN_QUESTION)
-    assert_extractive_fallback(llm_assistant(), answer, "HTTP 429")
+    assert_extractive_fallback(llm_assistant(), answer, "HTTP 429 (rate-limited)")
     assert len(openai_server.requests) == MAX_ATTEMPTS
 
 
