@@ -363,19 +363,29 @@ class ChatClient:
         messages: list[dict[str, str]],
         deadline: Deadline,
         stream: bool = False,
+        on_trouble: Callable[[], None] | None = None,
     ) -> Generator[str, None, str]:
         """Yields text deltas (when streaming) and returns the whole reply text.
 
         The request runs in a worker thread; we stop waiting at the deadline even if
         the server keeps the connection open, and the worker then ends on its own
-        timeout. Raises LLMError with a reason safe to show."""
+        timeout. `on_trouble` is called once, at the first failed attempt or when half
+        the time is gone without a reply. Raises LLMError with a reason safe to show."""
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         cancel = threading.Event()
+        trouble = on_trouble or (lambda: None)
+        troubled = False
+        halfway = deadline.end - deadline.seconds / 2
 
         def work() -> None:
             try:
                 reply = self._with_retries(
-                    messages, deadline, cancel, lambda d: events.put(("delta", d)), stream
+                    messages,
+                    deadline,
+                    cancel,
+                    lambda d: events.put(("delta", d)),
+                    stream,
+                    lambda: events.put(("trouble", None)),
                 )
                 events.put(("done", reply))
             except BaseException as exc:  # handed to the waiting thread, never lost
@@ -384,16 +394,27 @@ class ChatClient:
         threading.Thread(target=work, name="rag-llm", daemon=True).start()
         try:
             while True:
+                wait = deadline.remaining() + DEADLINE_GRACE
+                if not troubled:
+                    wait = min(wait, max(halfway - time.monotonic(), 0.0))
                 try:
-                    kind, value = events.get(timeout=deadline.remaining() + DEADLINE_GRACE)
+                    kind, value = events.get(timeout=wait)
                 except queue.Empty:
+                    if not troubled:
+                        troubled = True
+                        trouble()
+                        continue
                     raise LLMError(
-                        f"the language model did not answer within {deadline.seconds:g} s"
+                        f"the language model timed out (no answer within {deadline.seconds:g} s)"
                     ) from None
                 if kind == "delta":
                     yield value
                 elif kind == "done":
                     return str(value)
+                elif kind == "trouble":
+                    if not troubled:
+                        troubled = True
+                        trouble()
                 else:
                     raise value
         finally:
@@ -406,6 +427,7 @@ class ChatClient:
         cancel: threading.Event,
         emit: Callable[[str], None],
         streaming: bool,
+        trouble: Callable[[], None],
     ) -> str:
         attempt = 0
         emitted = [False]
@@ -430,6 +452,7 @@ class ChatClient:
                 if deadline.remaining() - wait < MIN_ATTEMPT_SECONDS:
                     raise LLMError(f"{reason}; no time left to retry ({tried})") from exc
                 logger.info("LLM call failed (%s); retrying in %.1f s", reason, wait)
+                trouble()
                 if cancel.wait(wait):
                     raise LLMError("the answer was abandoned") from exc
 
@@ -607,19 +630,20 @@ class LLMAnswerer:
         """Yields text deltas (when streaming), then the final Answer. `asked` is the
         question as the model sees it (standalone, for a follow-up).
 
-        The extractive answer is worked out in the background while the model is
-        asked, so that a fault costs no more than the deadline: its first run in a
-        process embeds many words, which would otherwise come after the timeout."""
+        When the endpoint is in trouble (a failed attempt, or half the time gone) the
+        extractive answer is worked out in the background while we still wait, so a
+        fallback costs little beyond the deadline: its first run in a process embeds
+        many words. A healthy endpoint never pays for it."""
         retrieved = _retrieved(retrieval)
         prompt = build_prompt(
             asked, retrieval.passages, document_text, self.settings.context_tokens
         )
-        extractive = _Background(extractive).start()
+        extractive = _Background(extractive)
         if not prompt.sources:
             yield from self._fallback(extractive, "no passage was retrieved to send", stream)
             return
         emitted = False
-        calls = self.client.call(prompt.messages, deadline, stream=stream)
+        calls = self.client.call(prompt.messages, deadline, stream, on_trouble=extractive.start)
         try:
             while True:
                 try:
@@ -689,8 +713,14 @@ class _Background:
         self._done = threading.Event()
         self._answer: Answer | None = None
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._started = False
 
     def start(self) -> _Background:
+        with self._lock:
+            if self._started:
+                return self
+            self._started = True
         # Not a daemon: it is bounded local work, and torch aborts the process if the
         # interpreter exits under a daemon thread still inside it.
         threading.Thread(target=self._run, name="rag-extractive").start()
@@ -705,6 +735,7 @@ class _Background:
             self._done.set()
 
     def result(self) -> Answer:
+        self.start()
         self._done.wait()
         if self._error is not None:
             raise self._error
@@ -713,6 +744,8 @@ class _Background:
 
     def discard(self) -> None:
         """Not needed after all; a failure still gets logged, once it is known."""
+        if not self._started:
+            return
 
         def report() -> None:
             self._done.wait()
