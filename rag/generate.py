@@ -250,8 +250,7 @@ def verify(
             pieces.append(before.rstrip() if _at_clause_end(raw, match.end()) else before)
         cursor = match.end()
     pieces.append(raw[cursor:])
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", "".join(pieces))
-    return Verified(re.sub(r"[ \t]{2,}", " ", text).strip(), citations, dropped)
+    return Verified("".join(pieces).strip(), citations, dropped)
 
 
 def _numbers(group: str) -> list[int]:
@@ -666,14 +665,17 @@ class LLMAnswerer:
                 yield self._made(question, REFUSAL, True, [], reason, retrieved)
                 extractive.discard()
                 return
-            reason = "the model's answer cited no source it was given"
+            reason = "the model's answer had no citation that could be verified"
             if verified.dropped:
                 reason += f" (it cited {', '.join(verified.dropped)})"
             yield from self._fallback(extractive, reason, False)
             return
         note = ""
         if verified.dropped:
-            note = f"removed citations the sources do not support: {', '.join(verified.dropped)}"
+            note = (
+                "removed citations to sources not given or not supporting the claim: "
+                + ", ".join(verified.dropped)
+            )
         yield self._made(question, verified.text, False, verified.citations, note, retrieved)
         extractive.discard()
 

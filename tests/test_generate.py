@@ -261,7 +261,7 @@ def test_citing_only_unknown_sources_gives_the_extractive_answer(
 ) -> None:
     openai_server.script(Reply("Hackers will win in the short term [12]."))
     answer = llm_assistant().ask(LIN_YUN_QUESTION)
-    assert_extractive_fallback(llm_assistant(), answer, "cited no source it was given")
+    assert_extractive_fallback(llm_assistant(), answer, "no citation that could be verified")
     assert "[12]" in answer.note
     assert "Hackers will win" not in answer.text
 
@@ -269,7 +269,7 @@ def test_citing_only_unknown_sources_gives_the_extractive_answer(
 def test_answer_without_citations_gives_the_extractive_answer(llm_assistant, openai_server) -> None:
     openai_server.script(Reply("Lin Yun thinks attackers will be ahead for a while."))
     answer = llm_assistant().ask(LIN_YUN_QUESTION)
-    assert_extractive_fallback(llm_assistant(), answer, "cited no source it was given")
+    assert_extractive_fallback(llm_assistant(), answer, "no citation that could be verified")
     assert answer.text == llm_assistant(answerer="extractive").ask(LIN_YUN_QUESTION).text
 
 
@@ -282,7 +282,7 @@ def test_citation_to_a_source_that_does_not_support_the_claim_is_dropped(
 
     openai_server.script(Reply(answer))
     answer = llm_assistant().ask(LIN_YUN_QUESTION)
-    assert_extractive_fallback(llm_assistant(), answer, "cited no source it was given")
+    assert_extractive_fallback(llm_assistant(), answer, "no citation that could be verified")
 
 
 def test_models_refusal_is_a_refusal(llm_assistant, openai_server) -> None:
