@@ -3,6 +3,7 @@
 from rag.answer import REFUSAL, Answer, Citation
 from rag.assistant import Assistant
 from rag.errors import DocumentError, IndexUnavailableError, RagError, UnknownSourceError
+from rag.generate import LLMAnswer
 from rag.index import IngestReport
 from rag.settings import Settings
 
@@ -14,6 +15,7 @@ __all__ = [
     "DocumentError",
     "IndexUnavailableError",
     "IngestReport",
+    "LLMAnswer",
     "RagError",
     "Settings",
     "UnknownSourceError",

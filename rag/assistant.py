@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ from rag.documents import (
 )
 from rag.embeddings import Embedder
 from rag.errors import DocumentError
+from rag.generate import CONDENSE_SHARE, Deadline, LLMAnswerer
 from rag.index import Index, IngestReport, check_index_folder, open_client
-from rag.retrieve import HybridRetriever
+from rag.retrieve import HybridRetriever, Retrieval
 from rag.settings import Settings
 
 
@@ -40,6 +42,7 @@ class Assistant:
         self._index: Index | None = None
         self._retriever: HybridRetriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
+        self._llm: LLMAnswerer | None = None
         self.embedder = Embedder(self.settings.embed_batch_size)
 
     # ---- lazily opened parts -------------------------------------------------------
@@ -71,6 +74,17 @@ class Assistant:
                     self.settings.max_answer_chars,
                 )
             return self._answerer
+
+    @property
+    def llm(self) -> LLMAnswerer | None:
+        """The LLM answerer when RAG_ANSWERER (auto: OPENAI_API_KEY or OPENAI_BASE_URL
+        set) selects one; None for extractive answers."""
+        if not self.settings.use_llm():
+            return None
+        with self._lock:
+            if self._llm is None:
+                self._llm = LLMAnswerer(self.settings, self.embedder.encode)
+            return self._llm
 
     # ---- ingestion -----------------------------------------------------------------
 
@@ -137,32 +151,92 @@ class Assistant:
     # ---- questions -----------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
+        """Answer from the documents. With an LLM, endpoint faults never raise: the
+        extractive answer comes back with a note, within RAG_LLM_TIMEOUT plus a margin."""
+        return _final(self._answer_stream(question, history, stream=False))
+
+    def stream(
+        self, question: str, history: Sequence[dict[str, Any]] | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield text deltas as they are generated, then the final `Answer`.
+
+        The deltas are a preview: show `answer.text` once the Answer arrives (its
+        citation numbers are verified and renumbered, and on a fallback it is the
+        extractive answer). Without an LLM the whole text is one delta.
+        Raises ValueError, like ask, for an empty or over-long question.
+        """
+        text = self.validate_question(question)  # raises now, not at the first next()
+        return self._answer_stream(text, history, stream=True)
+
+    def _answer_stream(
+        self, question: str, history: Sequence[dict[str, Any]] | None, stream: bool
+    ) -> Iterator[str | Answer]:
         text = self.validate_question(question)
         if not any(ch.isalnum() for ch in text):  # emoji or punctuation only: nothing to look up
-            return Answer(text, REFUSAL, True, note="the question has no words to look up")
-        parsed = Question.parse(text, history)
-        # One consistent view: an ingest running meanwhile changes no document
-        # between retrieval and the quotes cut from its text.
+            yield Answer(text, REFUSAL, True, note="the question has no words to look up")
+            return
+        # One consistent view: an ingest running meanwhile changes no document between
+        # retrieval and the quotes cut from its text. Taken here only, never below:
+        # the LLM path computes its fallback on another thread under this same view.
         with self.index.reading():
-            retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
-            question_embedding = (
-                retrieval.query_embedding
-                if parsed.query == parsed.text
-                else self.embedder.encode_one(parsed.text)
-            )
-            return self.answerer.answer(
-                parsed,
-                retrieval,
-                question_embedding,
-                self.retriever.lexical(),
-                self.document_text,
-            )
+            if self.llm is not None:
+                yield from self._llm_answer(text, history, stream)
+                return
+            answer = self._extractive(Question.parse(text, history))
+            if stream and answer.text:
+                yield answer.text
+            yield answer
 
     def validate_question(self, question: str) -> str:
         """The question, stripped; ValueError with what to do when it cannot be asked.
 
         Cheap (no index, no model): callers check before doing any work."""
         return self._validate(question)
+
+    def _extractive(self, parsed: Question, retrieval: Retrieval | None = None) -> Answer:
+        retrieval = retrieval or self.retriever.retrieve(parsed.query, self.settings.top_k)
+        question_embedding = (
+            retrieval.query_embedding
+            if parsed.query == parsed.text
+            else self.embedder.encode_one(parsed.text)
+        )
+        return self.answerer.answer(
+            parsed,
+            retrieval,
+            question_embedding,
+            self.retriever.lexical(),
+            self.document_text,
+        )
+
+    def _llm_answer(
+        self, text: str, history: Sequence[dict[str, Any]] | None, stream: bool
+    ) -> Iterator[str | Answer]:
+        llm = self.llm
+        assert llm is not None
+        timeout = self.settings.llm_timeout
+        standalone = None
+        condensing = 0.0
+        if history:
+            started = time.monotonic()
+            standalone = llm.condense(text, history, Deadline(timeout * CONDENSE_SHARE))
+            condensing = time.monotonic() - started
+        # The LLM's standalone question needs no history; without one, the heuristic.
+        parsed = Question.parse(standalone, None) if standalone else Question.parse(text, history)
+        asked = standalone or _heuristic_standalone(parsed)
+        retrieval = self.retriever.retrieve(parsed.query, self.settings.top_k)
+        deadline = Deadline(max(timeout - condensing, 0.0))
+        for item in llm.answer(
+            parsed,
+            asked,
+            retrieval,
+            self.document_text,
+            deadline,
+            lambda: self._extractive(parsed, retrieval),
+            stream,
+        ):
+            if isinstance(item, Answer):
+                item.question = text
+            yield item
 
     def _validate(self, question: str) -> str:
         if not isinstance(question, str):
@@ -213,6 +287,24 @@ def _clean_question(text: str) -> str:
             continue
         kept.append(" " if category == "Cc" else ch)  # tab, newline, NUL, bell, DEL
     return " ".join("".join(kept).split())
+
+
+def _heuristic_standalone(parsed: Question) -> str:
+    """What to ask the model when it did not condense a follow-up: the question with the
+    heuristic's name for "he", or else the question with the one it follows."""
+    if parsed.query == parsed.text or not parsed.query.endswith(parsed.text):
+        return parsed.query
+    earlier = parsed.query[: -len(parsed.text)].strip()
+    return f"{parsed.text} (a follow-up to: {earlier})"
+
+
+def _final(items: Iterable[str | Answer]) -> Answer:
+    answer = None
+    for item in items:
+        if isinstance(item, Answer):
+            answer = item
+    assert answer is not None, "an answer stream ends with its Answer"
+    return answer
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:

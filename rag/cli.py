@@ -143,6 +143,9 @@ def _ask(args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
     print(answer.text)
+    model = getattr(answer, "model", "")  # answers through an LLM name it; notes say why
+    if model:
+        print(f"\n({answer.mode} answer, model {model}{'; ' if answer.note else ''}{answer.note})")
     for c in answer.citations:
         print(f"\n[{c.n}] {c.title} ({c.source}, characters {c.start}-{c.end})\n    “{c.quote}”")
     return 0

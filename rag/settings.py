@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,3 +34,28 @@ class Settings(BaseSettings):
     auth: str | None = Field(None, description="user:password to require a login in the app.")
     concurrency: int = Field(4, ge=1, description="Questions the app answers at once.")
     queue_size: int = Field(64, ge=1, description="Questions the app holds waiting.")
+    # ---- answers from an OpenAI-compatible LLM (rag/generate.py) ----
+    answerer: Literal["auto", "extractive", "llm"] = Field(
+        "auto", description="auto: the LLM when OPENAI_API_KEY or OPENAI_BASE_URL is set."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the endpoint.")
+    llm_timeout: float = Field(
+        30.0, gt=0, le=600, description="Seconds the LLM may take per question, retries included."
+    )
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    context_tokens: int = Field(
+        3000, ge=200, description="Token budget (cl100k) of the sources sent to the LLM."
+    )
+    # The standard variables of the openai client, read without the RAG_ prefix. The key
+    # is a SecretStr kept out of repr, so it never reaches logs or error messages.
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"), repr=False
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+
+    def use_llm(self) -> bool:
+        if self.answerer == "auto":
+            return bool(self.openai_api_key or self.openai_base_url)
+        return self.answerer == "llm"

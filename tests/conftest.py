@@ -14,9 +14,15 @@ import pytest
 
 from tests.support import LIN_YUN_QUESTION, SEED_SOURCES, copy_corpus
 
+_OPENAI_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL")
+
 # Settings read RAG_* variables; a developer's shell must not change what the tests see.
-for _name in [n for n in os.environ if n.startswith("RAG_")]:
+# OPENAI_API_KEY / OPENAI_BASE_URL would switch answers to an LLM: tests set them explicitly.
+for _name in [n for n in os.environ if n.startswith("RAG_") or n in _OPENAI_VARIABLES]:
     del os.environ[_name]
+
+# The scripted OpenAI-compatible server (fixture `openai_server`), for every test module.
+pytest_plugins = ["tests.openai_server"]
 
 
 @pytest.fixture(scope="session")
