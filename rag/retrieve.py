@@ -167,10 +167,14 @@ class LexicalIndex:
         content_drop = stopwords()
         for position, (start, end) in enumerate(spans):
             body_words = words(text[start:end])
-            unique = list(dict.fromkeys(body_words))
+            # The passage's source and offsets are part of its BM25 text, as they were in
+            # llama-index's BM25Retriever (metadata in MetadataMode.EMBED content): file
+            # names are words people search by, and the eval thresholds are set on it.
+            bm25_words = words(f"source: {source}\nstart: {start}\nend: {end}") + body_words
+            unique = list(dict.fromkeys(bm25_words))
             stem_of = dict(zip(unique, _stemmer().stemWords(unique)))
             bm25_drop = bm25_stopwords()
-            terms = Counter(stem_of[w] for w in body_words if len(w) > 1 and w not in bm25_drop)
+            terms = Counter(stem_of[w] for w in bm25_words if len(w) > 1 and w not in bm25_drop)
             passage = _LexicalPassage(
                 id=passage_id(source, position),
                 source=source,
@@ -178,7 +182,7 @@ class LexicalIndex:
                 end=end,
                 length=sum(terms.values()),
                 terms=tuple(terms),
-                stems=frozenset(stem_of[w] for w in unique if w not in content_drop),
+                stems=frozenset(stem_of[w] for w in body_words if w not in content_drop),
             )
             for term, tf in terms.items():
                 self._postings.setdefault(term, {})[passage.id] = tf

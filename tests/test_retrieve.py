@@ -37,6 +37,7 @@ def _state(lexical: LexicalIndex) -> tuple:
 
 
 def test_bm25_ranks_passages_as_llama_index_bm25retriever_does(assistant) -> None:
+    """The BM25Retriever the pipeline used before, built the same way (metadata and all)."""
     from llama_index.core.schema import QueryBundle, TextNode
     from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -45,7 +46,13 @@ def test_bm25_ranks_passages_as_llama_index_bm25retriever_does(assistant) -> Non
     for source, stored in assistant.index.documents().items():
         text = assistant.document_text(source)
         for position, (start, end) in enumerate(stored.passages):
-            nodes.append(TextNode(id_=passage_id(source, position), text=text[start:end]))
+            nodes.append(
+                TextNode(
+                    id_=passage_id(source, position),
+                    text=text[start:end],
+                    metadata={"source": source, "start": start, "end": end},
+                )
+            )
     assert lexical.size == len(nodes)
     reference = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=8)
 
