@@ -96,7 +96,7 @@ def bm25_terms(text: str) -> list[str]:
     return _stemmer().stemWords([w for w in words(text) if len(w) > 1 and w not in drop])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _LexicalPassage:
     id: str
     source: str
@@ -130,6 +130,7 @@ class LexicalIndex:
         self._passages: dict[str, _LexicalPassage] = {}
         self._sources: dict[str, tuple[str, list[_LexicalPassage]]] = {}  # source -> hash, ...
         self._total_length = 0
+        self._stem_cache: dict[str, str] = {}  # word -> stem; PyStemmer per call is slow
 
     @classmethod
     def build(cls, index: Index) -> LexicalIndex:
@@ -165,33 +166,43 @@ class LexicalIndex:
     ) -> None:
         passages = []
         content_drop = stopwords()
+        bm25_drop = bm25_stopwords()
+        stem = self._stem_cache
+        postings = self._postings
         for position, (start, end) in enumerate(spans):
             body_words = words(text[start:end])
             # The passage's source and offsets are part of its BM25 text, as they were in
             # llama-index's BM25Retriever (metadata in MetadataMode.EMBED content): file
             # names are words people search by, and the eval thresholds are set on it.
             bm25_words = words(f"source: {source}\nstart: {start}\nend: {end}") + body_words
-            unique = list(dict.fromkeys(bm25_words))
-            stem_of = dict(zip(unique, _stemmer().stemWords(unique)))
-            bm25_drop = bm25_stopwords()
-            terms = Counter(stem_of[w] for w in bm25_words if len(w) > 1 and w not in bm25_drop)
+            new = [w for w in set(bm25_words) if w not in stem]
+            if new:
+                stem.update(zip(new, _stemmer().stemWords(new)))
+            terms = Counter([stem[w] for w in bm25_words if len(w) > 1 and w not in bm25_drop])
+            pid = passage_id(source, position)
             passage = _LexicalPassage(
-                id=passage_id(source, position),
-                source=source,
-                start=start,
-                end=end,
-                length=sum(terms.values()),
-                terms=tuple(terms),
-                stems=frozenset(stem_of[w] for w in body_words if w not in content_drop),
+                pid,
+                source,
+                start,
+                end,
+                sum(terms.values()),
+                tuple(terms),
+                frozenset([stem[w] for w in body_words if w not in content_drop]),
             )
             for term, tf in terms.items():
-                self._postings.setdefault(term, {})[passage.id] = tf
+                found = postings.get(term)
+                if found is None:
+                    postings[term] = {pid: tf}
+                else:
+                    found[pid] = tf
             self.df.update(passage.stems)
-            self._passages[passage.id] = passage
+            self._passages[pid] = passage
             self._total_length += passage.length
             passages.append(passage)
         self.size += len(passages)
         self._sources[source] = (content_hash, passages)
+        if len(stem) > 500_000:  # bound the cache on huge vocabularies
+            stem.clear()
 
     def _remove(self, source: str) -> None:
         _, passages = self._sources.pop(source)
