@@ -131,6 +131,8 @@ class LexicalIndex:
         self._sources: dict[str, tuple[str, list[_LexicalPassage]]] = {}  # source -> hash, ...
         self._total_length = 0
         self._stem_cache: dict[str, str] = {}  # word -> stem; PyStemmer per call is slow
+        # Updated in place, so searches in other threads wait for a refresh to finish.
+        self._lock = threading.RLock()
 
     @classmethod
     def build(cls, index: Index) -> LexicalIndex:
@@ -142,6 +144,10 @@ class LexicalIndex:
 
     def refresh(self, index: Index) -> tuple[int, int]:
         """Bring this in line with the index; returns (documents read, documents dropped)."""
+        with self._lock:
+            return self._refresh(index)
+
+    def _refresh(self, index: Index) -> tuple[int, int]:
         version = index.version
         catalog = index.documents()
         stale = [
@@ -231,9 +237,13 @@ class LexicalIndex:
     def search(self, query: str, k: int) -> list[tuple[str, str, int, int, float]]:
         """(passage id, source, start, end, score) for passages sharing a term with the query,
         best first: Lucene BM25 summed over the query's terms (repeats count again)."""
-        if not self.size or not stems(query):
+        if not stems(query):
             return []
-        average = self._total_length / self.size or 1.0
+        with self._lock:
+            return self._search(query, k) if self.size else []
+
+    def _search(self, query: str, k: int) -> list[tuple[str, str, int, int, float]]:
+        average = (self._total_length / self.size) or 1.0
         scores: dict[str, float] = {}
         for term in bm25_terms(query):
             postings = self._postings.get(term)
