@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint eval clean chromium screenshot
+.PHONY: install run test lint eval clean chromium screenshot chroma bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -53,6 +53,18 @@ eval: install
 
 screenshot: install chromium
 	$(PY) docs/screenshot.py docs/chat.png
+
+# Chroma's own server on loopback, data in .chroma/; point the app at it with
+# RAG_CHROMA_URL=http://127.0.0.1:$(CHROMA_PORT) (see README, "Scaling out").
+CHROMA_PORT ?= 8000
+CHROMA_DATA ?= .chroma
+chroma: install
+	$(VENV)/bin/chroma run --path $(CHROMA_DATA) --host 127.0.0.1 --port $(CHROMA_PORT)
+
+# Speed and memory against baselines in the same run; writes BENCHMARKS.md (not part of test).
+BENCH_SIZES ?= 100 1000
+bench: install
+	$(PY) bench/run.py --sizes $(BENCH_SIZES) --markdown BENCHMARKS.md --json reports/bench.json
 
 clean:
 	rm -rf .rag reports .pytest_cache .ruff_cache

@@ -51,8 +51,9 @@ class Assistant:
     def index(self) -> Index:
         with self._lock:
             if self._index is None:
-                check_index_folder(Path(self.settings.index_dir))
-                client = open_client(Path(self.settings.index_dir))
+                if not self.settings.chroma_url:
+                    check_index_folder(Path(self.settings.index_dir))
+                client = open_client(Path(self.settings.index_dir), self.settings.chroma_url)
                 self._index = Index(client, self.settings.collection, self.embedder)
             return self._index
 

@@ -37,6 +37,7 @@ from rag.errors import IndexUnavailableError, UnknownSourceError
 _LOOKUP_BATCH = 256  # ids or keys per Chroma get(); keeps where-clauses small
 _SCAN_PAGE = 5000  # records per page when the consistency check reads every sentence
 PENDING = ""  # content_hash of a record whose sentences are being replaced
+_STATE_ID = "corpus"  # the record in <name>-state that carries the version token
 
 
 @dataclass
@@ -78,10 +79,13 @@ class StoredSentence:
     meaning: str = ""  # what was embedded, where it differs from text (table rows)
 
 
-def open_client(index_dir: Path) -> Any:
+def open_client(index_dir: Path, chroma_url: str | None = None) -> Any:
+    """The embedded store in `index_dir`, or a Chroma server when `chroma_url` is set."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
+    if chroma_url:
+        return _http_client(chroma_url)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(
@@ -119,6 +123,37 @@ def check_index_folder(index_dir: Path) -> None:
         )
 
 
+def _http_client(chroma_url: str) -> Any:
+    """chromadb.HttpClient for http(s)://host[:port]; fails now, not at the first question."""
+    from urllib.parse import urlsplit
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    url = urlsplit(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise IndexUnavailableError(
+            f"RAG_CHROMA_URL={chroma_url!r} is not a server address; "
+            "expected http://host:port (for example http://127.0.0.1:8000)."
+        )
+    ssl = url.scheme == "https"
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if ssl else 8000),
+            ssl=ssl,
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        client.heartbeat()
+    except Exception as exc:  # connection refused, DNS, TLS, version mismatch...
+        raise IndexUnavailableError(
+            f"Cannot reach the Chroma server at {chroma_url} ({type(exc).__name__}: {exc}). "
+            "Start it (`make chroma`, or `chroma run --path DIR --host 127.0.0.1 --port N`) "
+            "or unset RAG_CHROMA_URL to use the embedded store."
+        ) from exc
+    return client
+
+
 class Index:
     def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
         from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -132,11 +167,14 @@ class Index:
         self._documents = client.get_or_create_collection(
             f"{name}-documents", embedding_function=None
         )
+        # One record holding a token that every write replaces: readers in any
+        # process (app replicas sharing a Chroma server) compare it to see changes.
+        self._state = client.get_or_create_collection(f"{name}-state", embedding_function=None)
         self._store = ChromaVectorStore(chroma_collection=self._sentences)
         self._write_lock = threading.RLock()  # one sync at a time (repair() nests in it)
         self._access = ReadWriteLock()  # readers see a document before or after a write
         self.write_group_sentences = 4 * embedder.batch_size  # sentences embedded per group
-        self._version = 0
+        self._version = ""  # the token the cached catalog was read at
         self._catalog: dict[str, StoredDocument] | None = None
         self._texts: dict[str, tuple[str, str]] = {}  # source -> (hash, text)
 
@@ -149,11 +187,29 @@ class Index:
             yield
 
     @property
-    def version(self) -> int:
-        """Changes whenever the indexed content changes (for caches built on it)."""
-        return self._version
+    def version(self) -> str:
+        """Changes whenever the indexed content changes, by any process writing to this
+        Chroma store (for caches built on it). Costs one small Chroma read."""
+        got = self._state.get(ids=[_STATE_ID], include=["metadatas"])
+        token = str(got["metadatas"][0]["version"]) if got["ids"] else ""
+        if token != self._version:
+            self._catalog = None  # another process changed the index
+            self._version = token
+        return token
+
+    def _bump_version(self) -> None:
+        """Publish a new token after a write (always after the data it covers is stored)."""
+        import uuid
+
+        token = uuid.uuid4().hex
+        self._state.upsert(
+            ids=[_STATE_ID], documents=[""], embeddings=[[0.0]], metadatas=[{"version": token}]
+        )
+        self._catalog = None
+        self._version = token
 
     def documents(self) -> dict[str, StoredDocument]:
+        self.version  # noqa: B018 - drops the cached catalog if another process wrote
         catalog = self._catalog
         if catalog is None:
             got = self._documents.get(include=["metadatas"])
@@ -177,6 +233,16 @@ class Index:
         text = got["documents"][0]
         self._texts[source] = (stored.content_hash, text)
         return text
+
+    def document_records(self, sources: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(content hash, text) of many sources in a few Chroma reads, each pair from one
+        record (what the lexical index is built from)."""
+        records: dict[str, tuple[str, str]] = {}
+        for batch in _batches(list(sources), _LOOKUP_BATCH):
+            got = self._documents.get(ids=batch, include=["documents", "metadatas"])
+            for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                records[id_] = (str(meta["content_hash"]), text)
+        return records
 
     def count_sentences(self) -> int:
         return int(self._sentences.count())
@@ -296,8 +362,7 @@ class Index:
             try:
                 yield
             finally:
-                self._catalog = None
-                self._version += 1
+                self._bump_version()  # drops the cached catalog, tells other processes
 
     def repair(self) -> list[str]:
         """Startup consistency check: undo what a killed ingest left half-done.
@@ -332,8 +397,7 @@ class Index:
                 self._sentences.delete(ids=batch)
             for source in broken:
                 self._delete_source(source)
-            self._catalog = None
-            self._version += 1
+            self._bump_version()
             return broken
 
     def _all_sentence_metadata(self) -> Iterator[tuple[str, dict[str, Any]]]:

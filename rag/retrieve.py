@@ -1,17 +1,19 @@
 """Stage 4 — retrieve: hybrid dense + BM25 search over passages, fused by reciprocal rank.
 
 Dense search runs over sentence embeddings (the best sentence speaks for its
-passage); BM25 runs over passage text through llama-index's BM25Retriever. The
+passage); BM25 runs over passage text (an incremental BM25 index, see LexicalIndex). The
 fused top-k passages come back with every sentence and its embedding, which is
 what the answer stage scores.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -75,33 +77,156 @@ def stems(text: str, drop: frozenset[str] | None = None) -> list[str]:
     return _stemmer().stemWords(kept)
 
 
+# BM25 parameters: bm25s's defaults (Lucene variant), which llama-index's BM25Retriever used.
+BM25_K1 = 1.5
+BM25_B = 0.75
+
+
+@lru_cache(maxsize=1)
+def bm25_stopwords() -> frozenset[str]:
+    """The short list bm25s applies by default; BM25 rankings stay what they were."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def bm25_terms(text: str) -> list[str]:
+    """bm25s's tokenization: lower-cased words of 2+ characters, its stopwords out, stemmed."""
+    drop = bm25_stopwords()
+    return _stemmer().stemWords([w for w in words(text) if len(w) > 1 and w not in drop])
+
+
+@dataclass(frozen=True, slots=True)
+class _LexicalPassage:
+    id: str
+    source: str
+    start: int
+    end: int
+    length: int  # BM25 terms in it
+    terms: tuple[str, ...]  # distinct BM25 terms (to remove its postings)
+    stems: frozenset[str]  # distinct content stems (for df)
+
+
 class LexicalIndex:
-    """BM25 over every passage, plus document frequencies for term weighting."""
+    """BM25 over every passage, plus document frequencies for term weighting.
 
-    def __init__(self, index: Index) -> None:
-        from llama_index.core.schema import TextNode
-        from llama_index.retrievers.bm25 import BM25Retriever
+    Written here rather than through llama-index's BM25Retriever because bm25s freezes
+    its index in a sparse matrix: every ingest or delete would re-tokenize and re-index
+    the whole corpus. This one keeps postings per passage and is updated per document:
+    `refresh` reads only documents whose content hash changed and drops deleted ones.
+    Tokenization and scoring follow bm25s's defaults (Lucene BM25, k1=1.5, b=0.75, its
+    English stopwords, the Snowball stemmer), so rankings match BM25Retriever's.
 
-        nodes = []
-        self.df: Counter[str] = Counter()
-        for source, stored in index.documents().items():
-            text = index.document_text(source)
-            for position, (start, end) in enumerate(stored.passages):
-                body = text[start:end]
-                nodes.append(
-                    TextNode(
-                        id_=passage_id(source, position),
-                        text=body,
-                        metadata={"source": source, "start": start, "end": end},
-                    )
-                )
-                self.df.update(set(stems(body)))
-        self.size = len(nodes)
-        self._retriever = (
-            BM25Retriever.from_defaults(nodes=nodes, stemmer=_stemmer(), similarity_top_k=10)
-            if nodes
-            else None
-        )
+    The data lives in Chroma (document texts and passage spans); this is a cache over
+    it, keyed on the index's version token, which changes with every write by any
+    process: replicas sharing one Chroma server each refresh theirs and agree.
+    """
+
+    def __init__(self) -> None:
+        self.size = 0  # passages
+        self.df: Counter[str] = Counter()  # content stem -> passages containing it
+        self.version: str | None = None  # Index.version this reflects
+        self._postings: dict[str, dict[str, int]] = {}  # BM25 term -> {passage id: tf}
+        self._passages: dict[str, _LexicalPassage] = {}
+        self._sources: dict[str, tuple[str, list[_LexicalPassage]]] = {}  # source -> hash, ...
+        self._total_length = 0
+        self._stem_cache: dict[str, str] = {}  # word -> stem; PyStemmer per call is slow
+        # Updated in place, so searches in other threads wait for a refresh to finish.
+        self._lock = threading.RLock()
+
+    @classmethod
+    def build(cls, index: Index) -> LexicalIndex:
+        lexical = cls()
+        lexical.refresh(index)
+        return lexical
+
+    # ---- keeping in step with the index ----------------------------------------------
+
+    def refresh(self, index: Index) -> tuple[int, int]:
+        """Bring this in line with the index; returns (documents read, documents dropped)."""
+        with self._lock:
+            return self._refresh(index)
+
+    def _refresh(self, index: Index) -> tuple[int, int]:
+        version = index.version
+        catalog = index.documents()
+        stale = [
+            source
+            for source, (content_hash, _) in self._sources.items()
+            if source not in catalog or catalog[source].content_hash != content_hash
+        ]
+        for source in stale:
+            self._remove(source)
+        missing = [source for source in catalog if source not in self._sources]
+        for source, (content_hash, text) in index.document_records(missing).items():
+            # The record's own hash: a text and its passage spans are written together.
+            stored = catalog[source]
+            if stored.content_hash != content_hash:
+                continue  # rewritten meanwhile; the next version change brings it
+            self._add(source, content_hash, text, stored.passages)
+        self.version = version
+        return len(missing), len(stale)
+
+    def _add(
+        self, source: str, content_hash: str, text: str, spans: Sequence[tuple[int, int]]
+    ) -> None:
+        passages = []
+        content_drop = stopwords()
+        bm25_drop = bm25_stopwords()
+        stem = self._stem_cache
+        postings = self._postings
+        for position, (start, end) in enumerate(spans):
+            body_words = words(text[start:end])
+            # The passage's source and offsets are part of its BM25 text, as they were in
+            # llama-index's BM25Retriever (metadata in MetadataMode.EMBED content): file
+            # names are words people search by, and the eval thresholds are set on it.
+            bm25_words = words(f"source: {source}\nstart: {start}\nend: {end}") + body_words
+            new = [w for w in set(bm25_words) if w not in stem]
+            if new:
+                stem.update(zip(new, _stemmer().stemWords(new)))
+            terms = Counter([stem[w] for w in bm25_words if len(w) > 1 and w not in bm25_drop])
+            pid = passage_id(source, position)
+            passage = _LexicalPassage(
+                pid,
+                source,
+                start,
+                end,
+                sum(terms.values()),
+                tuple(terms),
+                frozenset([stem[w] for w in body_words if w not in content_drop]),
+            )
+            for term, tf in terms.items():
+                found = postings.get(term)
+                if found is None:
+                    postings[term] = {pid: tf}
+                else:
+                    found[pid] = tf
+            self.df.update(passage.stems)
+            self._passages[pid] = passage
+            self._total_length += passage.length
+            passages.append(passage)
+        self.size += len(passages)
+        self._sources[source] = (content_hash, passages)
+        if len(stem) > 500_000:  # bound the cache on huge vocabularies
+            stem.clear()
+
+    def _remove(self, source: str) -> None:
+        _, passages = self._sources.pop(source)
+        for passage in passages:
+            for term in passage.terms:
+                postings = self._postings[term]
+                del postings[passage.id]
+                if not postings:
+                    del self._postings[term]
+            self.df.subtract(passage.stems)
+            for stem in passage.stems:
+                if self.df[stem] <= 0:
+                    del self.df[stem]
+            del self._passages[passage.id]
+            self._total_length -= passage.length
+        self.size -= len(passages)
+
+    # ---- reading ---------------------------------------------------------------------
 
     def idf(self, stem: str) -> float:
         return math.log(1 + (self.size + 1) / (self.df.get(stem, 0) + 0.5))
@@ -110,23 +235,31 @@ class LexicalIndex:
         return stem in self.df
 
     def search(self, query: str, k: int) -> list[tuple[str, str, int, int, float]]:
-        """(passage id, source, start, end, score) for passages sharing a term with the query."""
-        if self._retriever is None or not stems(query):
+        """(passage id, source, start, end, score) for passages sharing a term with the query,
+        best first: Lucene BM25 summed over the query's terms (repeats count again)."""
+        if not stems(query):
             return []
-        from llama_index.core.schema import QueryBundle
+        with self._lock:
+            return self._search(query, k) if self.size else []
 
-        self._retriever.similarity_top_k = min(k, self.size)
-        hits = self._retriever.retrieve(QueryBundle(query))
+    def _search(self, query: str, k: int) -> list[tuple[str, str, int, int, float]]:
+        average = (self._total_length / self.size) or 1.0
+        scores: dict[str, float] = {}
+        for term in bm25_terms(query):
+            postings = self._postings.get(term)
+            if not postings:
+                continue
+            df = len(postings)
+            idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+            for pid, tf in postings.items():
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * self._passages[pid].length / average)
+                scores[pid] = scores.get(pid, 0.0) + idf * tf / (norm + tf)
+        best = heapq.nlargest(k, scores.items(), key=lambda item: item[1])
         return [
-            (
-                h.node.node_id,
-                h.node.metadata["source"],
-                int(h.node.metadata["start"]),
-                int(h.node.metadata["end"]),
-                float(h.score or 0.0),
-            )
-            for h in hits
-            if (h.score or 0.0) > 0
+            (pid, p.source, p.start, p.end, score)
+            for pid, score in best
+            if score > 0
+            for p in (self._passages[pid],)
         ]
 
 
@@ -134,14 +267,15 @@ class HybridRetriever:
     def __init__(self, index: Index) -> None:
         self.index = index
         self._lexical: LexicalIndex | None = None
-        self._lexical_version = -1
         self._lock = threading.Lock()
 
     def lexical(self) -> LexicalIndex:
+        """The BM25 index, refreshed (only what changed) when the index's version moved."""
         with self._lock:
-            if self._lexical is None or self._lexical_version != self.index.version:
-                self._lexical = LexicalIndex(self.index)
-                self._lexical_version = self.index.version
+            if self._lexical is None:
+                self._lexical = LexicalIndex.build(self.index)
+            elif self._lexical.version != self.index.version:
+                self._lexical.refresh(self.index)
             return self._lexical
 
     def retrieve(self, query: str, k: int) -> Retrieval:

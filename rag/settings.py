@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index.")
     index_dir: Path = Field(Path(".rag"), description="Where the embedded Chroma store lives.")
     collection: str = Field("rag", description="Name prefix of the Chroma collections.")
+    chroma_url: str | None = Field(
+        None,
+        description="http://host:port of a Chroma server (`chroma run`); unset: embedded store.",
+    )
     top_k: int = Field(6, ge=1, le=50, description="Passages retrieved per question.")
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
     max_answer_chars: int = Field(600, ge=100, description="Longest extractive answer.")

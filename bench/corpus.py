@@ -1,0 +1,152 @@
+"""A corpus of real text at any size without a download: Python docstrings.
+
+One document per module or class of the standard library and the installed packages
+(the .venv's site-packages: torch, transformers, gradio, chromadb, llama-index, ...),
+read with `ast` (nothing is imported, nothing runs). Files are visited in a fixed
+shuffled order, so every size is a prefix of the larger ones and runs are repeatable.
+
+    python bench/corpus.py 1000 /tmp/corpus-1000
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import random
+import re
+import sys
+import sysconfig
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MIN_CHARS = 300  # shorter docstrings say too little to ask about
+MAX_CHARS = 4000  # a few pages; long API references are cut at a paragraph
+PER_FILE = 3  # documents taken from one source file, so no package dominates
+SKIP_PARTS = {"tests", "test", "testing", "_vendor", "vendored", "idlelib", "lib2to3"}
+SKIP_PARTS |= {"site-packages", "dist-packages"}  # under the stdlib root: not the stdlib
+
+
+@dataclass(frozen=True)
+class GeneratedDocument:
+    name: str  # dotted name of the module or class
+    kind: str  # "module" or "class"
+    text: str
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+def source_files() -> list[tuple[str, Path]]:
+    """(dotted module prefix root, file) for the stdlib and the installed packages."""
+    roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
+    files: list[tuple[str, Path]] = []
+    for root in dict.fromkeys(roots):
+        for path in sorted(root.rglob("*.py")):
+            parts = path.relative_to(root).parts
+            if any(p in SKIP_PARTS or p.endswith(".dist-info") for p in parts[:-1]) or (
+                "kubernetes/client/models" in path.as_posix()  # a thousand generated twins
+            ):
+                continue
+            files.append((str(root), path))
+    random.Random(20261126).shuffle(files)
+    return files
+
+
+def _dotted(root: str, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or path.stem
+
+
+def _unwrap(text: str) -> str:
+    """Join the hard-wrapped lines of prose paragraphs (docstrings wrap at ~72 columns);
+    code, lists, tables and examples keep their lines."""
+    paragraphs = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines = paragraph.split("\n")
+        structured = any(
+            re.match(r"\s|[-*+|>=~^]|\d+[.)]\s|\.\.\s", line) for line in lines[1:]
+        ) or re.match(r"\s|>>>|[-*+|]\s", lines[0])
+        paragraphs.append(paragraph if structured else " ".join(x.strip() for x in lines))
+    return "\n\n".join(paragraphs)
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_CHARS:
+        return text
+    cut = text.rfind("\n\n", 0, MAX_CHARS)
+    return text[: cut if cut > MIN_CHARS else MAX_CHARS].rstrip()
+
+
+def _members(node: ast.AST) -> list[str]:
+    """'name(args): docstring' paragraphs of the public functions directly in node."""
+    out = []
+    for child in getattr(node, "body", []):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and not child.name.startswith(
+            "_"
+        ):
+            doc = ast.get_docstring(child)
+            if doc:
+                args = ", ".join(a.arg for a in child.args.args if a.arg not in ("self", "cls"))
+                out.append(f"{child.name}({args}): {doc}")
+    return out
+
+
+def documents_in(root: str, path: Path) -> list[GeneratedDocument]:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
+        return []
+    module = _dotted(root, path)
+    found = []
+    doc = ast.get_docstring(tree)
+    if doc:
+        found.append(GeneratedDocument(module, "module", "\n\n".join([doc, *_members(tree)])))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            doc = ast.get_docstring(node)
+            if doc:
+                text = "\n\n".join([doc, *_members(node)])
+                found.append(GeneratedDocument(f"{module}.{node.name}", "class", text))
+    return found
+
+
+def generate(count: int) -> Iterator[GeneratedDocument]:
+    seen: set[str] = set()
+    made = 0
+    for root, path in source_files():
+        taken = 0
+        for doc in documents_in(root, path):
+            text = _clip(_unwrap(doc.text.strip()))
+            digest = hashlib.sha1(text.encode()).hexdigest()
+            if len(text) < MIN_CHARS or digest in seen or not re.search(r"[a-z]{3}", text):
+                continue
+            seen.add(digest)
+            yield GeneratedDocument(doc.name, doc.kind, text)
+            made += 1
+            taken += 1
+            if made >= count:
+                return
+            if taken >= PER_FILE:
+                break
+    raise SystemExit(f"only {made} documents could be generated; asked for {count}")
+
+
+def write_corpus(count: int, dest: Path) -> list[GeneratedDocument]:
+    """`count` .txt files in dest (created), each starting with its title line."""
+    dest.mkdir(parents=True, exist_ok=True)
+    docs = list(generate(count))
+    for i, doc in enumerate(docs):
+        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", doc.name)[:80]
+        (dest / f"gen{i:05d}_{slug}.txt").write_text(f"{doc.title}\n\n{doc.text}\n")
+    return docs
+
+
+if __name__ == "__main__":
+    size, folder = int(sys.argv[1]), Path(sys.argv[2])
+    made = write_corpus(size, folder)
+    chars = sum(len(d.text) for d in made)
+    print(f"{len(made)} documents, {chars:,} characters in {folder}")

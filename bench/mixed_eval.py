@@ -1,0 +1,148 @@
+"""Do distractors hurt? The seed articles mixed with N generated documents (bench/corpus.py).
+
+Runs the eval set (evals/seed.jsonl by default) against an index of the seed corpus alone
+and against the mix, prints both metric tables side by side, checks that a second
+ingest of the unchanged mix embeds nothing, and asks one question about each of a
+sample of the generated documents (is that document cited?).
+
+    python bench/mixed_eval.py --extra 500 --markdown reports/mixed_eval.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+for _name in [n for n in os.environ if n.startswith("RAG_")]:
+    del os.environ[_name]
+
+from corpus import write_corpus  # noqa: E402
+
+
+def run_eval(assistant, eval_files: list[Path]) -> dict:
+    from rag.evaluate import evaluate, load_cases, load_thresholds
+
+    thresholds = load_thresholds(ROOT / "evals" / "thresholds.toml")
+    report = evaluate(assistant, load_cases(eval_files), assistant.settings.top_k, thresholds)
+    return {"metrics": report.metrics, "failures": report.failures}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--extra", type=int, default=500, help="generated documents to mix in")
+    parser.add_argument("--evals", type=Path, nargs="+", default=[ROOT / "evals" / "seed.jsonl"])
+    parser.add_argument("--probe", type=int, default=30, help="generated documents to ask about")
+    parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--work", type=Path)
+    args = parser.parse_args()
+
+    from rag import Assistant
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="rag-mixed-"))
+    seed_only = work / "seed"
+    mixed = work / "mixed"
+    shutil.copytree(ROOT / "corpus", seed_only, dirs_exist_ok=True)
+    shutil.copytree(ROOT / "corpus", mixed, dirs_exist_ok=True)
+    generated = write_corpus(args.extra, mixed / "generated")
+    result: dict = {"extra_documents": len(generated)}
+
+    seed = Assistant(corpus_dir=seed_only, index_dir=work / "index-seed")
+    seed.ingest()
+    result["seed"] = run_eval(seed, args.evals)
+    print("seed-only:", json.dumps(result["seed"]["metrics"]), flush=True)
+
+    mix = Assistant(corpus_dir=mixed, index_dir=work / "index-mixed")
+    mix.embedder = seed.embedder  # one model in memory
+    started = time.perf_counter()
+    first = mix.ingest()
+    result["mixed_ingest"] = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "added": len(first.added),
+        "embedded": first.embedded,
+        "failed": first.failed,
+    }
+    print("mixed ingest:", result["mixed_ingest"], flush=True)
+    started = time.perf_counter()
+    second = mix.ingest()
+    result["mixed_reingest"] = {
+        "seconds": round(time.perf_counter() - started, 2),
+        "embedded": second.embedded,
+        "unchanged": len(second.unchanged),
+        "added": len(second.added),
+        "updated": len(second.updated),
+        "removed": len(second.removed),
+    }
+    print("mixed re-ingest:", result["mixed_reingest"], flush=True)
+    result["mixed"] = run_eval(mix, args.evals)
+    print("mixed:", json.dumps(result["mixed"]["metrics"]), flush=True)
+
+    # Questions about the generated documents: is the document asked about cited?
+    step = max(1, len(generated) // args.probe)
+    probes = []
+    names = sorted(p.name for p in (mixed / "generated").iterdir())
+    for i in range(0, len(generated), step)[: args.probe]:
+        doc, source = generated[i], f"generated/{names[i]}"
+        short = doc.name.rsplit(".", 1)[-1]
+        answer = mix.ask(f"What is {short}?")
+        probes.append(
+            {
+                "question": f"What is {short}?",
+                "refused": answer.refused,
+                "cited": source in {c.source for c in answer.citations},
+                "retrieved": source in {p["source"] for p in answer.retrieved},
+            }
+        )
+    result["probes"] = {
+        "asked": len(probes),
+        "answered": sum(not p["refused"] for p in probes),
+        "cited_the_document": sum(p["cited"] for p in probes),
+        "retrieved_the_document": sum(p["retrieved"] for p in probes),
+    }
+    print("generated-document questions:", result["probes"], flush=True)
+
+    lines = [
+        f"### Seed eval with {len(generated)} generated documents mixed in",
+        "",
+        "| metric | seed only | seed + generated |",
+        "|---|---|---|",
+    ]
+    for name, value in result["seed"]["metrics"].items():
+        lines.append(f"| {name} | {value} | {result['mixed']['metrics'].get(name)} |")
+    lines += [
+        "",
+        f"Gate failures — seed only: {result['seed']['failures'] or 'none'}; "
+        f"mixed: {result['mixed']['failures'] or 'none'}.",
+        "",
+        f"Mixed ingest: {result['mixed_ingest']}. Second ingest of the unchanged mix: "
+        f"{result['mixed_reingest']}.",
+        "",
+        f"Questions 'What is <name>?' about {result['probes']['asked']} generated documents: "
+        f"{result['probes']}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=str))
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

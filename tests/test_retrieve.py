@@ -1,0 +1,174 @@
+"""Stage 4: the lexical (BM25) index — same rankings as bm25s, updated per document, shared
+state through the version token in Chroma."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.chunks import passage_id
+from rag.index import Index, open_client
+from rag.retrieve import LexicalIndex, bm25_terms
+from tests.support import DOC_000, DOC_002, DOC_003, LIN_YUN_QUESTION, SEED_SOURCES
+
+pytestmark = pytest.mark.slow
+
+NEW_SENTENCE = "The llama herders of Patagonia voted to adopt solar-powered shears in 2031."
+QUERIES = [
+    LIN_YUN_QUESTION,
+    "Where did the big AI conference take place?",
+    "What urgency level does the table give model robustness?",
+    "Chernobyl moment cooperation",
+    "Which university is Lin Yun at?",
+    "risk categories table adversarial attacks",
+]
+
+
+def _state(lexical: LexicalIndex) -> tuple:
+    """Everything a search or a term weight depends on."""
+    return (
+        lexical.size,
+        dict(lexical.df),
+        {t: dict(p) for t, p in lexical._postings.items()},
+        lexical._total_length,
+        sorted(lexical._passages),
+    )
+
+
+def test_bm25_ranks_passages_as_llama_index_bm25retriever_does(assistant) -> None:
+    """The BM25Retriever the pipeline used before, built the same way (metadata and all)."""
+    from llama_index.core.schema import QueryBundle, TextNode
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    lexical = assistant.retriever.lexical()
+    nodes = []
+    for source, stored in assistant.index.documents().items():
+        text = assistant.document_text(source)
+        for position, (start, end) in enumerate(stored.passages):
+            nodes.append(
+                TextNode(
+                    id_=passage_id(source, position),
+                    text=text[start:end],
+                    metadata={"source": source, "start": start, "end": end},
+                )
+            )
+    assert lexical.size == len(nodes)
+    reference = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=8)
+
+    for query in QUERIES:
+        expected = [
+            (h.node.node_id, float(h.score))
+            for h in reference.retrieve(QueryBundle(query))
+            if h.score > 0
+        ]
+        got = [(pid, score) for pid, _, _, _, score in lexical.search(query, 8)]
+        assert expected, query
+        assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-4), query
+        # Passages with equal scores may come in either order, and the last group may be
+        # cut differently at k; every other score group holds the same passages.
+        last = round(expected[-1][1], 3)
+        for score in {round(s, 3) for _, s in expected} - {last}:
+            assert {p for p, s in got if round(s, 3) == score} == {
+                p for p, s in expected if round(s, 3) == score
+            }, query
+
+
+def test_search_hits_carry_the_passage_spans(assistant) -> None:
+    hits = assistant.retriever.lexical().search("Zhongguancun", 5)
+    assert hits
+    for pid, source, start, end, score in hits:
+        assert score > 0 and pid.startswith(source)
+        assert "zhongguancun" in assistant.document_text(source)[start:end].lower()
+
+
+def test_terms_follow_bm25s_tokenization() -> None:
+    import bm25s
+    import Stemmer
+
+    text = "The attackers' AI-driven tools predicted 2 outcomes in 2031, Jiao Tong's view."
+    tokenized = bm25s.tokenize(text, stemmer=Stemmer.Stemmer("english"), show_progress=False)
+    vocab = {i: t for t, i in tokenized.vocab.items()}
+    assert bm25_terms(text) == [vocab[i] for i in tokenized.ids[0]]
+
+
+def test_ingests_and_deletes_update_it_per_document_like_a_fresh_build(
+    corpus_copy: Path, make_assistant
+) -> None:
+    assistant = make_assistant(corpus_copy)
+    assistant.ingest()
+    lexical = assistant.retriever.lexical()
+    assert lexical.search("Patagonia llama herders", 5) == []
+
+    (corpus_copy / "notes.md").write_text("# Field notes\n\n" + NEW_SENTENCE + "\n")
+    path = corpus_copy / DOC_003
+    path.write_text(path.read_text(encoding="utf-8") + "\nThe Zhongguancun forum closed.\n")
+    (corpus_copy / DOC_002).unlink()
+    assistant.ingest()
+
+    assert assistant.retriever.lexical() is lexical  # updated in place, not rebuilt
+    fresh = LexicalIndex.build(assistant.index)
+    assert _state(lexical) == _state(fresh)
+    assert lexical.version == fresh.version == assistant.index.version
+    hits = lexical.search("Patagonia llama herders", 5)
+    assert hits and hits[0][1] == "notes.md"
+    assert {h[1] for h in lexical.search("model robustness adversarial table", 50)} <= {
+        DOC_000,
+        DOC_003,
+        "notes.md",
+    }
+    assert lexical.known(bm25_terms("herders")[0])
+
+
+def test_refresh_reads_only_the_documents_that_changed(corpus_copy: Path, make_assistant) -> None:
+    assistant = make_assistant(corpus_copy)
+    assistant.ingest()
+    lexical = LexicalIndex.build(assistant.index)
+    assert lexical.refresh(assistant.index) == (0, 0)  # nothing changed: nothing read
+
+    (corpus_copy / "notes.md").write_text(NEW_SENTENCE + "\n")
+    assistant.ingest()
+    assert lexical.refresh(assistant.index) == (1, 0)  # the new file only
+    (corpus_copy / "notes.md").write_text(NEW_SENTENCE + " They also bought goats.\n")
+    assistant.ingest()
+    assert lexical.refresh(assistant.index) == (1, 1)  # re-read the edited file
+    assistant.remove(["notes.md"])
+    assert lexical.refresh(assistant.index) == (0, 1)
+    assert _state(lexical) == _state(LexicalIndex.build(assistant.index))
+
+
+def test_questions_do_not_rebuild_or_reread_it(assistant, monkeypatch) -> None:
+    lexical = assistant.retriever.lexical()
+    reads: list[int] = []
+    original = Index.document_records
+
+    def counting(self, sources):
+        reads.append(len(sources))
+        return original(self, sources)
+
+    monkeypatch.setattr(Index, "document_records", counting)
+    for question in QUERIES[:3]:
+        assistant.ask(question)
+    assert assistant.retriever.lexical() is lexical
+    assert reads == []
+
+
+def test_a_write_through_another_client_is_seen(corpus_copy: Path, make_assistant, tmp_path):
+    """Two Index objects on one store stand for two processes: the version token in
+    Chroma, not process memory, tells the reader its caches are stale."""
+    writer = make_assistant(corpus_copy)
+    writer.ingest()
+    reader = Index(open_client(tmp_path / "index"), "rag", writer.embedder)
+    lexical = LexicalIndex.build(reader)
+    version = reader.version
+    assert sorted(reader.documents()) == sorted(SEED_SOURCES)
+
+    (corpus_copy / "notes.md").write_text(NEW_SENTENCE + "\n")
+    writer.ingest()
+    assert reader.version != version
+    assert "notes.md" in reader.documents()
+    lexical.refresh(reader)
+    assert lexical.search("Patagonia herders", 3)[0][1] == "notes.md"
+
+    writer.ingest()  # unchanged: no new version, caches stay valid
+    assert reader.version == lexical.version
