@@ -45,9 +45,9 @@ def main() -> None:
             announce(f"embedded {len(texts)}")
         return vectors
 
-    def announced_write(self, doc, passages, vectors):
+    def announced_write(self, doc, *rest):
         announce(f"writing {doc.source}")
-        write(self, doc, passages, vectors)
+        write(self, doc, *rest)
         announce(f"wrote {doc.source}")
 
     add = ChromaVectorStore.add
