@@ -15,9 +15,7 @@ the page is the markup built here.
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
 import sys
 import threading
 import time
@@ -464,69 +462,6 @@ def report_notice(report: Any, action: str) -> str:
 # ---- uploads ------------------------------------------------------------------------------
 
 
-class UploadError(ValueError):
-    """An uploaded file cannot go into the library; the message says why."""
-
-
-def safe_upload_name(name: str) -> str:
-    """A file name for the corpus folder, built from the uploaded file's name.
-
-    Only the name is used, never a path: a name holding a path separator or `..`
-    is refused, other odd characters become `_`, and the type must be supported.
-    """
-    raw = str(name)
-    if "/" in raw or "\\" in raw or raw.strip() in (".", ".."):
-        raise UploadError(f"{raw!r}: a file name must not contain a path or '..'.")
-    cleaned = re.sub(r"[^\w.\- ]+", "_", raw).strip(" .")
-    cleaned = re.sub(r"\s+", "_", cleaned)
-    if not cleaned or cleaned.startswith("."):
-        raise UploadError(f"{raw!r}: not a usable file name.")
-    suffix = Path(cleaned).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        raise UploadError(
-            f"{raw}: unsupported file type '{suffix or 'none'}'; "
-            f"supported: {', '.join(UPLOAD_SUFFIXES)}."
-        )
-    stem = Path(cleaned).stem[:100]
-    return f"{stem}{suffix}"
-
-
-def store_upload(upload: Path, name: str, corpus: Path, max_bytes: int) -> tuple[Path, Path | None]:
-    """Copy an uploaded file into the corpus folder; returns (target, backup of the old file)."""
-    target = corpus / safe_upload_name(name)
-    if not target.resolve().parent == corpus.resolve():
-        raise UploadError(f"{name}: would land outside the corpus folder; refused.")
-    size = upload.stat().st_size
-    if size > max_bytes:
-        raise UploadError(
-            f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit "
-            "(RAG_MAX_FILE_MB)."
-        )
-    if size == 0:
-        raise UploadError(f"{name}: the file is empty.")
-    backup = None
-    if target.exists():
-        backup = target.with_name(f".{target.name}.previous")
-        shutil.copy2(target, backup)
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(upload, partial)
-    os.replace(partial, target)
-    return target, backup
-
-
-def _restore(stored: dict[Path, Path | None], failed: set[Path]) -> None:
-    """Keep the corpus folder in line with the index after an upload: a file that was not
-    indexed goes, and the version it replaced (still the indexed one) comes back."""
-    for target, backup in stored.items():
-        if target in failed:
-            if backup:
-                os.replace(backup, target)
-            else:
-                target.unlink(missing_ok=True)
-        elif backup:
-            backup.unlink(missing_ok=True)
-
-
 def _upload_name(item: Any) -> tuple[Path, str]:
     """The temporary path Gradio saved an upload to, and the name the user gave it."""
     path = Path(getattr(item, "name", None) or str(item))
@@ -638,36 +573,26 @@ class ChatApp:
         files = [f for f in (files or []) if f]
         if not files:
             return (*self.library_outputs(notice("error", "Choose a file to add.")), None)
-        settings = self.assistant.settings
-        corpus = Path(settings.corpus_dir)
-        max_bytes = int(settings.max_file_mb * 1_000_000)
+        uploads: list[tuple[str, bytes]] = []
         problems: list[str] = []
-        stored: dict[Path, Path | None] = {}
         with self.library_lock:
-            progress(0.05, desc="Copying into the library")
+            progress(0.05, desc="Reading the uploaded files")
             for item in files:
                 path, name = _upload_name(item)
                 try:
-                    target, backup = store_upload(path, name, corpus, max_bytes)
-                    stored[target] = backup
-                except (UploadError, OSError) as exc:
-                    problems.append(str(exc))
-            if not stored:
-                message = notice("error", "Nothing was added.", problems)
-                return (*self.library_outputs(message), None)
-            progress(0.2, desc=f"Indexing {len(stored)} document(s)")
+                    uploads.append((name, path.read_bytes()))
+                except OSError as exc:
+                    problems.append(f"{name}: cannot read the upload ({exc.strerror}).")
+            progress(0.2, desc=f"Indexing {len(uploads)} document(s)")
             try:
-                report = self.assistant.ingest(list(stored), show_progress=True)
-            except RagError as exc:  # the index itself failed: take every copied file back
-                _restore(stored, failed=set(stored))
+                report = self.assistant.upload(uploads)
+            except RagError as exc:  # the index itself failed; upload() took every file back
                 message = notice("error", "Nothing was added.", [*problems, str(exc)])
                 return (*self.library_outputs(message), None)
-            failed_names = {f["source"] for f in report.failed}
-            _restore(stored, failed={t for t in stored if t.name in failed_names})
             progress(1.0, desc="Done")
         message = report_notice(report, "Upload")
         if problems:
-            message = notice("error", "Some files were refused.", problems) + message
+            message = notice("error", "Some files could not be read.", problems) + message
         return (*self.library_outputs(message), None)
 
     def delete(self, source: str | None):

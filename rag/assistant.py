@@ -14,6 +14,7 @@ from rag.answer import REFUSAL, Answer, ExtractiveAnswerer, Question
 from rag.documents import (
     Document,
     DocumentBatch,
+    StagedUpload,
     discover,
     load_catalog,
     load_document,
@@ -130,22 +131,38 @@ class Assistant:
     def upload(self, files: Iterable[tuple[str, bytes]]) -> IngestReport:
         """Add (name, content) pairs to the corpus folder and index them.
 
-        Names are user input: folders, `..`, hidden and unsupported names are refused,
-        as is content that does not read as a document; each refusal lands in
-        report.failed and nothing of it is written. The rest of the batch is indexed.
+        Names are user input: folders, `..`, hidden and unsupported names are refused
+        (other odd characters become `_`), as is content that is empty, too large or
+        does not read as a document; each refusal lands in report.failed and nothing of
+        it is written. The rest of the batch is indexed. The corpus folder keeps in line
+        with the index: a file that is not indexed does not stay, and the version it
+        replaced comes back (also when the index itself fails, which raises RagError).
         """
         corpus = Path(self.settings.corpus_dir)
         corpus.mkdir(parents=True, exist_ok=True)
         catalog = load_catalog(corpus)
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
-        staged: list[Path] = []
+        staged: list[StagedUpload] = []
         failed: list[dict[str, str]] = []
-        for name, data in files:
-            try:
-                staged.append(stage_upload(corpus, name, data, catalog, max_bytes))
-            except DocumentError as exc:
-                failed.append({"source": str(name), "reason": str(exc)})
-        report = self.ingest(staged) if staged else IngestReport()
+        try:
+            for name, data in files:
+                try:
+                    staged.append(stage_upload(corpus, name, data, catalog, max_bytes))
+                except DocumentError as exc:
+                    failed.append({"source": str(name), "reason": str(exc)})
+                except OSError as exc:
+                    failed.append({"source": str(name), "reason": f"cannot store: {exc}"})
+            report = self.ingest([s.target for s in staged]) if staged else IngestReport()
+        except BaseException:
+            for upload in staged:
+                upload.undo()
+            raise
+        not_indexed = {f["source"] for f in report.failed}
+        for upload in staged:
+            if upload.target.name in not_indexed:
+                upload.undo()
+            else:
+                upload.commit()
         report.failed = failed + report.failed
         return report
 

@@ -105,7 +105,9 @@ def upload_target(corpus_dir: Path, filename: str) -> Path:
     """Where an uploaded file named `filename` goes: directly inside the corpus folder.
 
     The name comes from a user, so anything that could point elsewhere is refused:
-    path separators, `..`, absolute paths, hidden names, control characters.
+    path separators, `..`, absolute paths, hidden names, control characters. Of what
+    is left, spaces and other odd characters become `_` and the type is lower-cased:
+    "My Report (final).PDF" goes to "My_Report__final_.pdf".
     """
     name = filename if isinstance(filename, str) else ""
     shown = repr(name[:80])
@@ -121,12 +123,35 @@ def upload_target(corpus_dir: Path, filename: str) -> Path:
         raise DocumentError(
             f"upload name {shown} refused: give a plain file name without folders or '..'."
         )
-    if name == SIDECAR_NAME or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+    suffix = Path(name).suffix.lower()
+    if name == SIDECAR_NAME or suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError(
-            f"upload name {shown} refused: unsupported file type; "
+            f"upload name {shown} refused: unsupported file type '{suffix or 'none'}'; "
             f"supported: {', '.join(SUPPORTED_SUFFIXES)}."
         )
-    return corpus_dir / name
+    stem = re.sub(r"\s+", "_", re.sub(r"[^\w.\- ]+", "_", Path(name).stem).strip(" ."))
+    if not stem or stem.startswith("."):
+        raise DocumentError(f"upload name {shown} refused: not a usable file name.")
+    return corpus_dir / f"{stem[:100]}{suffix}"
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    """An upload moved into the corpus folder, and the file it replaced, kept aside
+    (hidden) until the upload is indexed: `commit()` drops it, `undo()` puts it back."""
+
+    target: Path
+    previous: Path | None = None
+
+    def commit(self) -> None:
+        if self.previous is not None:
+            self.previous.unlink(missing_ok=True)
+
+    def undo(self) -> None:
+        if self.previous is not None:
+            os.replace(self.previous, self.target)
+        else:
+            self.target.unlink(missing_ok=True)
 
 
 def stage_upload(
@@ -135,12 +160,13 @@ def stage_upload(
     data: bytes,
     catalog: dict[str, dict[str, str]],
     max_bytes: int,
-) -> Path:
+) -> StagedUpload:
     """Check an upload's name and content, then move it into the corpus folder.
 
     Nothing lands in the corpus unless it loads as a document: the bytes go to a
     hidden temporary file first (discover() skips hidden files) and replace the
-    target atomically only once they read as text.
+    target atomically only once they read as text. A file of the same name is
+    moved aside, not deleted, so that a failed indexing can put it back.
     """
     target = upload_target(corpus_dir, filename)
     if len(data) > max_bytes:
@@ -148,6 +174,8 @@ def stage_upload(
             f"{target.name}: {_size(len(data))} is over the {_size(max_bytes)} limit "
             "(RAG_MAX_FILE_MB)."
         )
+    if not data:
+        raise DocumentError(f"{target.name}: the file is empty.")
     fd, temp_name = tempfile.mkstemp(prefix=".upload-", suffix=target.suffix, dir=corpus_dir)
     temp = Path(temp_name)
     try:
@@ -157,10 +185,14 @@ def stage_upload(
             load_document(temp, corpus_dir, catalog, max_bytes)
         except DocumentError as exc:
             raise DocumentError(str(exc).replace(temp.name, target.name)) from None
+        previous = None
+        if target.is_symlink() or target.exists():
+            previous = target.with_name(f".{target.name}.previous")
+            os.replace(target, previous)  # moves a symlink itself, never what it points to
         os.replace(temp, target)  # replaces a symlink itself, never writes through it
     finally:
         temp.unlink(missing_ok=True)
-    return target
+    return StagedUpload(target, previous)
 
 
 def load_document(

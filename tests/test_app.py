@@ -12,21 +12,21 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from app import (
-    UploadError,
+    ChatApp,
     chat_text,
     citation_card,
     copy_text,
     parse_auth,
     retrieval_view,
-    safe_upload_name,
     sources_section,
-    store_upload,
 )
-from rag import Answer, Citation
+from rag import Answer, Assistant, Citation, RagError
+from rag.documents import upload_target
 from tests.app_server import AUTH, auth_app, plain_app
 from tests.support import DOC_000, DOC_003, LIN_YUN_QUESTION, ROOT
 
@@ -130,15 +130,29 @@ def test_retrieval_view_lists_passages_with_scores_and_marks_the_cited_one() -> 
     assert 'class="cited"' in view and "Gamma &lt;delta&gt;." in view
 
 
-# ---- uploads: a name, never a path ---------------------------------------------------------
+# ---- uploads: a name, never a path (the rules live in Assistant.upload) --------------------
+
+
+def _no_progress(*args, **kwargs) -> None:
+    pass
+
+
+def _library(tmp_path: Path, **overrides) -> tuple[Assistant, Path]:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    return Assistant(corpus_dir=corpus, index_dir=tmp_path / "index", **overrides), corpus
 
 
 @pytest.mark.parametrize(
     "name", ["../evil.txt", "../../etc/passwd.md", "a/b.txt", "..\\x.txt", "/abs.txt", ".."]
 )
-def test_upload_names_with_a_path_are_refused(name: str) -> None:
-    with pytest.raises(UploadError, match="path"):
-        safe_upload_name(name)
+def test_upload_names_with_a_path_are_refused(tmp_path: Path, name: str) -> None:
+    assistant, corpus = _library(tmp_path)
+    report = assistant.upload([(name, b"Some text.")])
+    assert report.added == [] and [f["source"] for f in report.failed] == [name]
+    assert "without folders or '..'" in report.failed[0]["reason"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
+    assert list(corpus.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -148,46 +162,95 @@ def test_upload_names_with_a_path_are_refused(name: str) -> None:
         ("My Report (final).PDF", "My_Report__final_.pdf"),
         ("résumé.txt", "résumé.txt"),
         ("page.HTML", "page.html"),
-        (".hidden.md", "hidden.md"),
     ],
 )
-def test_upload_names_are_cleaned(name: str, expected: str) -> None:
-    assert safe_upload_name(name) == expected
+def test_upload_names_are_cleaned(tmp_path: Path, name: str, expected: str) -> None:
+    assert upload_target(tmp_path, name) == tmp_path / expected
 
 
-@pytest.mark.parametrize("name", ["tool.exe", "archive.tar.gz", "noext", "...", "  "])
-def test_upload_names_of_unsupported_or_hidden_files_are_refused(name: str) -> None:
-    with pytest.raises(UploadError):
-        safe_upload_name(name)
+@pytest.mark.parametrize(
+    "name", ["tool.exe", "archive.tar.gz", "noext", "...", "  ", ".hidden.md", "sources.yaml"]
+)
+def test_upload_names_of_unsupported_or_hidden_files_are_refused(tmp_path: Path, name: str) -> None:
+    assistant, corpus = _library(tmp_path)
+    report = assistant.upload([(name, b"Some text.")])
+    assert report.added == [] and [f["source"] for f in report.failed] == [name]
+    assert "refused" in report.failed[0]["reason"]
+    assert list(corpus.iterdir()) == []
 
 
-def test_store_upload_copies_into_the_corpus_only(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    upload = tmp_path / "upload.bin"
-    upload.write_text("Some text.")
-    target, backup = store_upload(upload, "my notes.md", corpus, max_bytes=1000)
-    assert target == corpus / "my_notes.md" and target.read_text() == "Some text."
-    assert backup is None
-    upload.write_text("New text.")
-    target, backup = store_upload(upload, "my notes.md", corpus, max_bytes=1000)
-    assert target.read_text() == "New text." and backup and backup.read_text() == "Some text."
-    with pytest.raises(UploadError, match="path"):
-        store_upload(upload, "../outside.md", corpus, max_bytes=1000)
+def test_upload_stores_into_the_corpus_only_and_keeps_the_old_version_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant, corpus = _library(tmp_path)
+    report = assistant.upload([("my notes.md", b"Some text.")])
+    assert report.added == ["my_notes.md"] and report.failed == []
+    assert (corpus / "my_notes.md").read_text() == "Some text."
+    report = assistant.upload([("my notes.md", b"New text.")])
+    assert report.updated == ["my_notes.md"] and report.failed == []
+    assert (corpus / "my_notes.md").read_text() == "New text."
+    assert assistant.document_text("my_notes.md") == "New text."
+    # A replacement that is not a document leaves the indexed version in place.
+    report = assistant.upload([("my notes.md", b"\x00\x01 binary \x00" * 20)])
+    assert [f["source"] for f in report.failed] == ["my notes.md"]
+    assert (corpus / "my_notes.md").read_text() == "New text."
+    report = assistant.upload([("../outside.md", b"Escaped.")])
+    assert [f["source"] for f in report.failed] == ["../outside.md"]
     assert not (tmp_path / "outside.md").exists()
 
+    # The index itself failing (a fault no real component can be made to produce on
+    # demand): the replaced file comes back, a new one goes, nothing hidden stays behind.
+    def broken_sync(*args, **kwargs):
+        raise RagError("the index is unavailable")
 
-def test_store_upload_enforces_the_size_limit(tmp_path: Path) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    upload = tmp_path / "big"
-    upload.write_bytes(b"x" * 2001)
-    with pytest.raises(UploadError, match="RAG_MAX_FILE_MB"):
-        store_upload(upload, "big.txt", corpus, max_bytes=2000)
-    upload.write_bytes(b"")
-    with pytest.raises(UploadError, match="empty"):
-        store_upload(upload, "empty.txt", corpus, max_bytes=2000)
+    monkeypatch.setattr(assistant.index, "sync", broken_sync)
+    with pytest.raises(RagError, match="unavailable"):
+        assistant.upload([("my notes.md", b"Third text."), ("fresh.md", b"Fresh text.")])
+    assert sorted(p.name for p in corpus.iterdir()) == ["my_notes.md"]
+    assert (corpus / "my_notes.md").read_text() == "New text."
+
+
+def test_upload_enforces_the_size_limit_and_refuses_empty_files(tmp_path: Path) -> None:
+    assistant, corpus = _library(tmp_path, max_file_mb=0.002)
+    report = assistant.upload([("big.txt", b"x" * 2001), ("empty.txt", b"")])
+    assert [f["source"] for f in report.failed] == ["big.txt", "empty.txt"]
+    assert "RAG_MAX_FILE_MB" in report.failed[0]["reason"]
+    assert "empty" in report.failed[1]["reason"]
     assert list(corpus.iterdir()) == []
+
+
+def test_the_library_upload_handler_reports_each_refusal_and_indexes_the_rest(
+    tmp_path: Path,
+) -> None:
+    assistant, corpus = _library(tmp_path, max_file_mb=0.002)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    files = []
+    for name, data in [
+        ("ferry notes.md", b"The Ischia harbour office sells 300 ferry tickets a day.\n"),
+        ("tool.exe", b"MZ binary"),
+        ("big.txt", b"x" * 2001),
+        ("blob.txt", b"\x00\x01\x02 not text \x00" * 20),
+    ]:
+        (uploads / name).write_bytes(data)
+        files.append(str(uploads / name))
+    escape = uploads / "escape.txt"
+    escape.write_bytes(b"Escaped.")
+    files.append(SimpleNamespace(name=str(escape), orig_name="../escape.txt"))
+    message, rows, _choices, _status, cleared = ChatApp(assistant).add_files(
+        files, progress=_no_progress
+    )
+    assert cleared is None
+    assert "added: ferry_notes.md" in message
+    assert "not indexed: tool.exe" in message and "unsupported file type" in message
+    assert "not indexed: big.txt" in message and "RAG_MAX_FILE_MB" in message
+    assert "not indexed: blob.txt" in message and "binary" in message
+    assert "not indexed: ../escape.txt" in message
+    assert [row[1] for row in rows] == ["ferry_notes.md"]
+    assert sorted(p.name for p in corpus.iterdir()) == ["ferry_notes.md"]
+    assert not (tmp_path / "escape.txt").exists()
+    answer = assistant.ask("How many ferry tickets does the Ischia harbour office sell?")
+    assert not answer.refused and answer.citations[0].source == "ferry_notes.md"
 
 
 def test_auth_setting_must_be_user_and_password() -> None:

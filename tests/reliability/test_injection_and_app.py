@@ -147,7 +147,7 @@ def test_the_chat_shows_document_markup_as_text(tmp_path: Path) -> None:
     assistant.ingest()
     answer = assistant.ask(MARKUP_QUESTION)
     assert not answer.refused and "<script>" in answer.text
-    shown = app.chat_text(answer) + app.render_sources(answer, assistant)
+    shown = app.chat_text(answer) + app.sources_section(answer, assistant.document_text, 0)
     for live in ("<script", "<img", 'onerror="', "](javascript:"):
         assert live not in shown, live
     assert "&lt;script&gt;" in shown
