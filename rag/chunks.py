@@ -87,19 +87,60 @@ def _is_table_row(line: str) -> bool:
     return line.lstrip().startswith("|") and line.count("|") >= 2
 
 
+_LIST_OR_HEADING = re.compile(r"^\s*([-*+•]\s|\d+[.)]\s|#|>)")
+
+
+def _is_prose(line: str) -> bool:
+    return bool(line.strip()) and not _is_table_row(line) and not _LIST_OR_HEADING.match(line)
+
+
+def is_hard_wrapped(lines: list[str]) -> bool:
+    """Text wrapped at a fixed width (e-mail, RFCs, docstrings, 72-column files):
+    most prose lines run close to one short maximum width."""
+    widths = [len(line.rstrip()) for line in lines if _is_prose(line)]
+    if len(widths) < 4:
+        return False
+    width = max(widths)
+    return width <= 100 and sum(w >= 0.6 * width for w in widths) >= 0.5 * len(widths)
+
+
+def _line_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the units Punkt reads: each line, or in hard-wrapped text each
+    run of consecutive prose lines, so a sentence wrapped over lines stays whole."""
+    lines = text.split("\n")
+    wrapped = is_hard_wrapped(lines)
+    runs: list[tuple[int, int]] = []
+    offset = 0
+    for line in lines:
+        end = offset + len(line)
+        if (
+            wrapped
+            and runs
+            and _is_prose(line)
+            and _is_prose(text[runs[-1][0] : runs[-1][1]].rsplit("\n", 1)[-1])
+            and runs[-1][1] == offset - 1
+        ):
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((offset, end))
+        offset = end + 1
+    return runs
+
+
 def sentence_spans(text: str) -> list[tuple[int, int, int]]:
     """(start, end, block) for every sentence; a block is a paragraph, line or table.
 
     Punkt gives spans within a line; lines are split first because headlines,
-    list items and table rows end without punctuation. A markdown table is one
-    block and each of its rows one sentence.
+    list items and table rows end without punctuation (hard-wrapped prose is read
+    a paragraph at a time instead). A markdown table is one block and each of its
+    rows one sentence.
     """
     spans: list[tuple[int, int, int]] = []
     tokenizer = _punkt()
-    offset = 0
     block = 0
     in_table = False
-    for line in text.split("\n"):
+    for offset, stop in _line_runs(text):
+        line = text[offset:stop]
         table_row = _is_table_row(line)
         if in_table and not table_row:
             block += 1
@@ -113,7 +154,6 @@ def sentence_spans(text: str) -> list[tuple[int, int, int]]:
                 if e > s:
                     spans.append((offset + s, offset + e, block))
             block += 1
-        offset += len(line) + 1
     return spans
 
 
@@ -144,7 +184,7 @@ def _strip_span(line: str, start: int, end: int) -> tuple[int, int]:
 
 
 # Raise when the splitting rules change, so existing indexes are re-split on next ingest.
-CHUNKING_VERSION = 3
+CHUNKING_VERSION = 4
 
 
 def chunking_signature(max_tokens: int) -> str:

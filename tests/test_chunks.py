@@ -174,3 +174,42 @@ def test_one_overlong_sentence_still_becomes_a_passage() -> None:
     passages = split_document(Document(source="long.txt", title="t", text=text), 16)
     assert len(passages) == 1
     assert passages[0].sentences[0].text == text
+
+
+WRAPPED = (
+    "The harbour master of Lundholm recorded that the northern pier was\n"
+    "rebuilt in 1911 after a winter storm destroyed the old timber structure.\n"
+    "Fishermen say the new stone pier never froze. The town council later\n"
+    "named the pier after the engineer, Ada Brask, who designed its curved\n"
+    "breakwater.\n"
+    "\n"
+    "A second paragraph about the lighthouse keeper, who kept a logbook for\n"
+    "forty years and noted every passing ship in careful handwriting.\n"
+    "\n"
+    "- a list item\n"
+    "- another item\n"
+)
+
+
+def test_sentences_of_hard_wrapped_text_run_over_line_ends() -> None:
+    sentences = [WRAPPED[s:e] for s, e, _ in sentence_spans(WRAPPED)]
+    assert sentences[:4] == [
+        "The harbour master of Lundholm recorded that the northern pier was\n"
+        "rebuilt in 1911 after a winter storm destroyed the old timber structure.",
+        "Fishermen say the new stone pier never froze.",
+        "The town council later\nnamed the pier after the engineer, Ada Brask, who designed "
+        "its curved\nbreakwater.",
+        "A second paragraph about the lighthouse keeper, who kept a logbook for\n"
+        "forty years and noted every passing ship in careful handwriting.",
+    ]
+    assert sentences[4:] == ["- a list item", "- another item"]  # lists stay line by line
+    passages = split_document(Document("wrapped.txt", "Wrapped", WRAPPED), BUDGET)
+    assert len(passages) == 4  # two paragraphs, two list items: never across a blank line
+
+
+def test_the_seed_articles_are_read_line_by_line(seed_documents: dict[str, Document]) -> None:
+    """Their lines are whole paragraphs, titles and table rows: none is wrapped."""
+    from rag.chunks import is_hard_wrapped
+
+    for doc in seed_documents.values():
+        assert not is_hard_wrapped(doc.text.split("\n"))
