@@ -292,6 +292,18 @@ class ExtractiveAnswerer:
         lexical: LexicalIndex,
     ) -> list[ScoredSentence]:
         weights = {w: lexical.idf(_stem(w)) for w in question.key_terms}
+        # One batch for every word soft matching may look up: many small encode calls
+        # cost far more than one.
+        self._vectors(
+            list(weights)
+            + [
+                w
+                for p in retrieval.passages
+                for s in p.sentences
+                for w in words(s.meaning)
+                if w not in stopwords()
+            ]
+        )
         scored = []
         for passage in retrieval.passages:
             for i, sentence in enumerate(passage.sentences):
