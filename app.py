@@ -493,22 +493,32 @@ class ChatApp:
     ) -> Iterator[tuple[str, Answer | None]]:
         """Yields (text so far, None) while the answer forms, then (text, Answer)."""
         stream = getattr(self.assistant, "stream", None)
-        if callable(stream):
-            text = ""
-            for item in stream(question, history):
-                if isinstance(item, Answer):
-                    yield item.text, item
-                    return
-                text += str(item)
-                yield text, None
-            raise RagError("The answer stream ended without an answer.")
-        answer = self.assistant.ask(question, history=history)
-        # No model to stream from: reveal the finished answer a few words at a time.
-        pieces = re.split(r"(\s+)", answer.text)
+        if not callable(stream):
+            answer = self.assistant.ask(question, history=history)
+            yield from self._reveal("", answer.text)
+            yield answer.text, answer
+            return
+        text = ""
+        for item in stream(question, history):
+            if isinstance(item, Answer):
+                yield item.text, item
+                return
+            yield from self._reveal(text, str(item))
+            text += str(item)
+        raise RagError("The answer stream ended without an answer.")
+
+    @staticmethod
+    def _reveal(before: str, delta: str) -> Iterator[tuple[str, None]]:
+        """A model streams a few words at a time; a whole answer arriving at once (the
+        extractive one) is revealed a few words at a time too, so both read alike."""
+        pieces = re.split(r"(\s+)", delta)
+        if len(pieces) <= STREAM_WORDS * 2:
+            yield before + delta, None
+            return
         for end in range(STREAM_WORDS * 2, len(pieces), STREAM_WORDS * 2):
-            yield "".join(pieces[:end]), None
+            yield before + "".join(pieces[:end]), None
             time.sleep(STREAM_PAUSE)
-        yield answer.text, answer
+        yield before + delta, None
 
     def respond(self, message: str, chat: list[dict[str, Any]], records: list[dict[str, Any]]):
         question = (message or "").strip()
@@ -523,7 +533,8 @@ class ChatApp:
         try:
             for text, answer in self.stream_answer(question, self.plain_history(records)):
                 if answer is None:
-                    mode = "extractive" if not hasattr(self.assistant, "stream") else "llm"
+                    uses_llm = getattr(self.assistant, "llm", None) is not None
+                    mode = "llm" if uses_llm else "extractive"
                     chat[-1] = {"role": "assistant", "content": partial_text(text, mode)}
                     yield chat, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except (ValueError, RagError) as exc:
