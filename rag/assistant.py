@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rag.answer import REFUSAL, Answer, ExtractiveAnswerer, Question
 from rag.documents import (
@@ -24,9 +25,26 @@ from rag.documents import (
 from rag.embeddings import Embedder
 from rag.errors import DocumentError
 from rag.generate import CONDENSE_SHARE, Deadline, LLMAnswerer
-from rag.index import Index, IngestReport, check_index_folder, open_client
+from rag.index import (
+    Index,
+    IngestReport,
+    check_index_folder,
+    open_client,
+    server_outage_as_error,
+)
 from rag.retrieve import HybridRetriever, Retrieval
 from rag.settings import Settings
+
+T = TypeVar("T")
+
+
+def _server_outage_is_an_error(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def guarded(self: Assistant, *args: Any, **kwargs: Any) -> T:
+        with server_outage_as_error(self.settings.chroma_url):
+            return method(self, *args, **kwargs)
+
+    return guarded
 
 
 class Assistant:
@@ -90,6 +108,7 @@ class Assistant:
 
     # ---- ingestion -----------------------------------------------------------------
 
+    @_server_outage_is_an_error
     def ingest(
         self, paths: Iterable[str | Path] | None = None, show_progress: bool = False
     ) -> IngestReport:
@@ -125,6 +144,7 @@ class Assistant:
                 batch.failed.append((_display_name(path, corpus), f"cannot read: {exc.strerror}"))
         return batch
 
+    @_server_outage_is_an_error
     def remove(self, sources: Iterable[str]) -> list[str]:
         return self.index.remove(sources)
 
@@ -196,7 +216,7 @@ class Assistant:
         # One consistent view: an ingest running meanwhile changes no document between
         # retrieval and the quotes cut from its text. Taken here only, never below:
         # the LLM path computes its fallback on another thread under this same view.
-        with self.index.reading():
+        with server_outage_as_error(self.settings.chroma_url), self.index.reading():
             if self.llm is not None:
                 yield from self._llm_answer(text, history, stream)
                 return
@@ -273,10 +293,12 @@ class Assistant:
 
     # ---- documents -----------------------------------------------------------------
 
+    @_server_outage_is_an_error
     def document_text(self, source: str) -> str:
         """The indexed text of a source; citation offsets index into it."""
         return self.index.document_text(source)
 
+    @_server_outage_is_an_error
     def sources(self) -> list[dict[str, Any]]:
         return [
             {

@@ -146,12 +146,30 @@ def _http_client(chroma_url: str) -> Any:
         )
         client.heartbeat()
     except Exception as exc:  # connection refused, DNS, TLS, version mismatch...
-        raise IndexUnavailableError(
-            f"Cannot reach the Chroma server at {chroma_url} ({type(exc).__name__}: {exc}). "
-            "Start it (`make chroma`, or `chroma run --path DIR --host 127.0.0.1 --port N`) "
-            "or unset RAG_CHROMA_URL to use the embedded store."
-        ) from exc
+        raise _unreachable(chroma_url, exc) from exc
     return client
+
+
+def _unreachable(chroma_url: str, exc: Exception) -> IndexUnavailableError:
+    return IndexUnavailableError(
+        f"Cannot reach the Chroma server at {chroma_url} ({type(exc).__name__}: {exc}). "
+        "Start it (`make chroma`, or `chroma run --path DIR --host 127.0.0.1 --port N`) "
+        "or unset RAG_CHROMA_URL to use the embedded store."
+    )
+
+
+@contextmanager
+def server_outage_as_error(chroma_url: str | None) -> Iterator[None]:
+    """In server mode, a server lost after start is the same clear error as one never
+    reached; the client reconnects by itself once the server is back."""
+    try:
+        yield
+    except Exception as exc:
+        import httpx  # chromadb's HTTP client is built on it
+
+        if chroma_url and isinstance(exc, httpx.TransportError):
+            raise _unreachable(chroma_url, exc) from exc
+        raise
 
 
 class Index:

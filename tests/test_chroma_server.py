@@ -48,8 +48,9 @@ class ChromaServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90) -> None:
-        self.port = _free_port()
+    def start(self, timeout: float = 90, same_port: bool = False) -> None:
+        if not (same_port and self.port):
+            self.port = _free_port()
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 [_chroma_executable(), "run", "--path", str(self.data)]
@@ -175,3 +176,24 @@ def test_a_malformed_server_address_is_a_clear_error(corpus_copy: Path, tmp_path
     assistant = Assistant(corpus_dir=corpus_copy, index_dir=tmp_path / "x", chroma_url="ftp://h")
     with pytest.raises(IndexUnavailableError, match="not a server address"):
         assistant.ask(LIN_YUN_QUESTION)
+
+
+def test_a_server_that_goes_down_is_a_clear_error_and_answers_again_when_back(
+    corpus_copy: Path, tmp_path: Path, chroma_server: ChromaServer
+) -> None:
+    assistant = _replica(corpus_copy, tmp_path, chroma_server, "live")
+    assistant.ingest()
+    answer = assistant.ask(LIN_YUN_QUESTION)
+    assert not answer.refused
+
+    chroma_server.stop()
+    with pytest.raises(IndexUnavailableError, match="Chroma server") as info:
+        assistant.ask(LIN_YUN_QUESTION)
+    assert chroma_server.url in str(info.value)
+    with pytest.raises(IndexUnavailableError, match="Chroma server"):
+        assistant.ingest()
+
+    chroma_server.start(same_port=True)  # back where the assistant expects it
+    again = assistant.ask(LIN_YUN_QUESTION)
+    assert again.text == answer.text
+    _assert_verbatim(assistant, again)
