@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,36 @@ from rag.judge import (
     VerdictError,
     parse_verdict,
 )
-from tests.judge_server import scripted_server
+from tests.openai_server import Choose, Reply, ScriptedOpenAIServer, Status
 from tests.support import DOC_000, DOC_003, LIN_YUN_QUESTION
+
+
+class JudgeEndpoint:
+    """The shared scripted OpenAI-compatible server, driven by `reply(body) -> (status,
+    content)`; `requests` keeps each request body with its `_path` and `_authorization`."""
+
+    def __init__(self, server: ScriptedOpenAIServer, reply) -> None:
+        self.base_url = server.url
+        self.requests: list[dict[str, Any]] = []
+        self._reply = reply
+        server.script(Choose(self._pick))
+
+    def _pick(self, request):
+        body = dict(
+            request.body,
+            _path=request.path,
+            _authorization=request.headers.get("authorization", ""),
+        )
+        self.requests.append(body)
+        status, content = self._reply(body)
+        return Reply(content) if status == 200 else Status(status, message=content)
+
+
+@contextmanager
+def scripted_server(reply) -> Iterator[JudgeEndpoint]:
+    with ScriptedOpenAIServer() as server:
+        yield JudgeEndpoint(server, reply)
+
 
 CASES = [
     EvalCase(
