@@ -263,17 +263,7 @@ class ExtractiveAnswerer:
         lexical: LexicalIndex,
         document_text: Callable[[str], str],
     ) -> Answer:
-        retrieved = [
-            {
-                "source": p.source,
-                "start": p.start,
-                "end": p.end,
-                "score": round(p.score, 5),
-                "dense": round(p.dense, 4),
-                "bm25": round(p.bm25, 4),
-            }
-            for p in retrieval.passages
-        ]
+        retrieved = retrieval.scores()
         ranked = self.rank(question, retrieval, question_embedding, lexical)
         reason = self.refusal_reason(question, ranked, lexical)
         if reason:

@@ -633,7 +633,7 @@ class LLMAnswerer:
         extractive answer is worked out in the background while we still wait, so a
         fallback costs little beyond the deadline: its first run in a process embeds
         many words. A healthy endpoint never pays for it."""
-        retrieved = _retrieved(retrieval)
+        retrieved = retrieval.scores()
         prompt = build_prompt(
             asked, retrieval.passages, document_text, self.settings.context_tokens
         )
@@ -766,17 +766,3 @@ def _drain(calls: Generator[str, None, str]) -> str:
             next(calls)
         except StopIteration as done:
             return str(done.value)
-
-
-def _retrieved(retrieval: Retrieval) -> list[dict[str, Any]]:
-    return [
-        {
-            "source": p.source,
-            "start": p.start,
-            "end": p.end,
-            "score": round(p.score, 5),
-            "dense": round(p.dense, 4),
-            "bm25": round(p.bm25, 4),
-        }
-        for p in retrieval.passages
-    ]

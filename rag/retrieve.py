@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,20 @@ class Retrieval:
     query: str
     query_embedding: np.ndarray
     passages: list[RetrievedPassage]
+
+    def scores(self) -> list[dict[str, Any]]:
+        """The passages with their fused, dense and BM25 scores, JSON-ready (Answer.retrieved)."""
+        return [
+            {
+                "source": p.source,
+                "start": p.start,
+                "end": p.end,
+                "score": round(p.score, 5),
+                "dense": round(p.dense, 4),
+                "bm25": round(p.bm25, 4),
+            }
+            for p in self.passages
+        ]
 
 
 @lru_cache(maxsize=1)
