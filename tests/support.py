@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 from pathlib import Path
@@ -15,6 +16,36 @@ DOC_003 = "003_42a55515484a5374.txt"
 SEED_SOURCES = (DOC_000, DOC_002, DOC_003)
 
 LIN_YUN_QUESTION = "What did Lin Yun predict about attackers?"
+
+
+def lin_yun_case():
+    """The design-card question as an eval row."""
+    from rag.evaluate import EvalCase
+
+    return EvalCase(
+        "linyun-attackers",
+        LIN_YUN_QUESTION,
+        True,
+        (DOC_000, DOC_003),
+        (("upper hand", "near-term advantage"),),
+    )
+
+
+def write_cases(path: Path, cases) -> Path:
+    """EvalCases as a JSONL eval set, the format `rag eval` reads."""
+    rows = [
+        {
+            "id": c.id,
+            "question": c.question,
+            "turns": list(c.turns),
+            "answerable": c.answerable,
+            "sources": list(c.sources),
+            "facts": [list(g) for g in c.facts],
+        }
+        for c in cases
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
 
 
 def copy_corpus(dest: Path) -> Path:

@@ -19,18 +19,20 @@ from rag.baselines import (
 )
 from rag.cli import main
 from rag.evaluate import EvalCase, evaluate
-from tests.support import DOC_000, DOC_002, DOC_003, LIN_YUN_QUESTION, SEED_SOURCES
+from tests.support import (
+    DOC_000,
+    DOC_002,
+    DOC_003,
+    LIN_YUN_QUESTION,
+    SEED_SOURCES,
+    lin_yun_case,
+    write_cases,
+)
 
 pytestmark = pytest.mark.slow
 
 CASES = [
-    EvalCase(
-        "linyun-attackers",
-        LIN_YUN_QUESTION,
-        True,
-        (DOC_000, DOC_003),
-        (("upper hand", "near-term advantage"),),
-    ),
+    lin_yun_case(),
     EvalCase(
         "risk-alignment-urgency",
         "How urgent is alignment complexity rated?",
@@ -142,23 +144,7 @@ def test_rag_eval_compare_through_the_cli(
     built = []
     build = rag.cli._assistant
     monkeypatch.setattr("rag.cli._assistant", lambda **kw: built.append(build(**kw)) or built[-1])
-    cases = tmp_path / "cases.jsonl"
-    cases.write_text(
-        "\n".join(
-            json.dumps(
-                {
-                    "id": c.id,
-                    "question": c.question,
-                    "turns": list(c.turns),
-                    "answerable": c.answerable,
-                    "sources": list(c.sources),
-                    "facts": [list(g) for g in c.facts],
-                }
-            )
-            for c in CASES
-        )
-        + "\n"
-    )
+    cases = write_cases(tmp_path / "cases.jsonl", CASES)
     thresholds = tmp_path / "t.toml"
     thresholds.write_text("[min]\ncitation_validity = 1.0\n")
     report_path, summary_path = tmp_path / "r.json", tmp_path / "r.md"

@@ -19,18 +19,12 @@ from rag.evaluate import (
     load_cases,
     load_thresholds,
 )
-from tests.support import DOC_000, DOC_002, DOC_003, LIN_YUN_QUESTION
+from tests.support import DOC_000, DOC_002, DOC_003, LIN_YUN_QUESTION, lin_yun_case
 
 pytestmark = pytest.mark.slow
 
 CASES = [
-    EvalCase(
-        "linyun-attackers",
-        LIN_YUN_QUESTION,
-        True,
-        (DOC_000, DOC_003),
-        (("upper hand", "near-term advantage"),),
-    ),
+    lin_yun_case(),
     EvalCase(
         "chinese-open-source-firms",
         "Which Chinese companies are leading on open-source model releases?",

@@ -26,7 +26,7 @@ from rag.judge import (
     parse_verdict,
 )
 from tests.openai_server import Choose, Reply, ScriptedOpenAIServer, Status
-from tests.support import DOC_000, DOC_003, LIN_YUN_QUESTION
+from tests.support import DOC_000, DOC_003, LIN_YUN_QUESTION, lin_yun_case, write_cases
 
 
 class JudgeEndpoint:
@@ -57,13 +57,7 @@ def scripted_server(reply) -> Iterator[JudgeEndpoint]:
 
 
 CASES = [
-    EvalCase(
-        "linyun-attackers",
-        LIN_YUN_QUESTION,
-        True,
-        (DOC_000, DOC_003),
-        (("upper hand", "near-term advantage"),),
-    ),
+    lin_yun_case(),
     EvalCase(
         "casper-affiliation",
         "Where does Stephen Casper work?",
@@ -210,22 +204,7 @@ def test_rag_eval_judge_through_the_cli(
 ) -> None:
     # The session's index stands in for the one the CLI would open; the rest is the real CLI.
     monkeypatch.setattr("rag.cli._assistant", lambda **overrides: assistant)
-    cases = tmp_path / "cases.jsonl"
-    cases.write_text(
-        "\n".join(
-            json.dumps(
-                {
-                    "id": c.id,
-                    "question": c.question,
-                    "answerable": c.answerable,
-                    "sources": list(c.sources),
-                    "facts": [list(g) for g in c.facts],
-                }
-            )
-            for c in CASES
-        )
-        + "\n"
-    )
+    cases = write_cases(tmp_path / "cases.jsonl", CASES)
     thresholds = tmp_path / "none.toml"
     thresholds.write_text("")
     report_path = tmp_path / "report.json"
