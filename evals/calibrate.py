@@ -24,6 +24,7 @@ def main(paths: list[str]) -> None:
         assistant.ingest()
         cases = load_cases([Path(p) for p in paths])
         cached = []
+        lexical = assistant.retriever.lexical()
         for case in cases:
             history = [{"role": "user", "content": t} for t in case.turns] or None
             question = Question.parse(case.question, history)
@@ -33,24 +34,24 @@ def main(paths: list[str]) -> None:
                 if question.query == question.text
                 else assistant.embedder.encode_one(question.text)
             )
-            cached.append((case, question, retrieval, embedding))
+            terms = lexical.topic(p.source for p in retrieval.passages)
+            cached.append((case, question, retrieval, embedding, terms))
         answerer = assistant.answerer
-        lexical = assistant.retriever.lexical()
         results = []
         weight_grid = [(c, o, 1 - c - o) for c in (0.4, 0.5, 0.6, 0.7) for o in (0.1, 0.2, 0.3)]
         for weights in weight_grid:
             answerer.weights = weights
             ranked = [
-                (case, question, answerer.rank(question, retrieval, emb, lexical))
-                for case, question, retrieval, emb in cached
+                (case, question, answerer.rank(question, retrieval, emb, terms), terms)
+                for case, question, retrieval, emb, terms in cached
             ]
             for relevance, coverage in itertools.product(
                 [x / 100 for x in range(20, 62, 2)], [x / 20 for x in range(0, 14)]
             ):
                 answerer.min_relevance, answerer.min_coverage = relevance, coverage
                 passed = refused_right = 0
-                for case, question, ranks in ranked:
-                    refused = bool(answerer.refusal_reason(question, ranks, lexical))
+                for case, question, ranks, terms in ranked:
+                    refused = bool(answerer.refusal_reason(question, ranks, terms))
                     if not case.answerable:
                         refused_right += refused
                         passed += refused

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rag.index import StoredSentence
-from rag.retrieve import LexicalIndex, Retrieval, stems, stopwords, words
+from rag.retrieve import LexicalIndex, Retrieval, TopicTerms, stems, stopwords, words
 
 REFUSAL = "I couldn't find this in the documents."
 
@@ -154,10 +154,21 @@ NAME_WINDOW = 2  # content words between the asked-about word and the name that 
 _TOKEN = re.compile(r"[\w.’'-]*\w")
 _COUNT_Q = re.compile(r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b")
 _NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
-_TIME_Q = re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day)\b")
+_TIME_Q = re.compile(r"\bwhen\b|\b(what|which)( (is|was|were|are))?( the)? (year|month|time)\b")
+# "What was the exact date...": "a week ago" tells when, not the date.
+_DATE_Q = re.compile(
+    r"\b(what|which)( (is|was|were|are))?( the)?( exact| precise| specific)? (date|day)\b"
+    r"|\bon what (date|day)\b"
+)
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
     r"million|billion|several|few)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(1[89]|20)\d\d\b|\b\d{1,2}[/.-]\d{1,2}\b|\b(january|february|march|april|may|june|"
+    r"july|august|september|october|november|december|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday|yesterday|today)\b",
     re.I,
 )
 _TIME = re.compile(
@@ -210,7 +221,7 @@ class Question:
     text: str
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
-    kind: str  # count, time, said, name, entity or other: what the answer must contain
+    kind: str  # count, time, date, said, name, entity or other: what the answer must contain
 
     @classmethod
     def parse(cls, text: str, history: Sequence[dict[str, Any]] | None) -> Question:
@@ -264,8 +275,9 @@ class ExtractiveAnswerer:
         document_text: Callable[[str], str],
     ) -> Answer:
         retrieved = retrieval.scores()
-        ranked = self.rank(question, retrieval, question_embedding, lexical)
-        reason = self.refusal_reason(question, ranked, lexical)
+        terms = lexical.topic(p.source for p in retrieval.passages)
+        ranked = self.rank(question, retrieval, question_embedding, terms)
+        reason = self.refusal_reason(question, ranked, terms)
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
         chosen = self.choose(ranked)
@@ -279,9 +291,9 @@ class ExtractiveAnswerer:
         question: Question,
         retrieval: Retrieval,
         question_embedding: np.ndarray,
-        lexical: LexicalIndex,
+        terms: TopicTerms,
     ) -> list[ScoredSentence]:
-        weights = {w: lexical.idf(_stem(w)) for w in question.key_terms}
+        weights = {w: terms.idf(_stem(w)) for w in question.key_terms}
         # One batch for every word soft matching may look up: many small encode calls
         # cost far more than one.
         self._vectors(
@@ -352,7 +364,7 @@ class ExtractiveAnswerer:
         self,
         question: Question,
         ranked: list[ScoredSentence],
-        lexical: LexicalIndex | None = None,
+        terms: TopicTerms | None = None,
     ) -> str:
         if not ranked:
             return "no passage in the index relates to the question"
@@ -370,17 +382,17 @@ class ExtractiveAnswerer:
             return "the question asks for a number and the evidence gives none"
         if question.kind == "time" and not _TIME.search(unasked):
             return "the question asks when and the evidence gives no time"
+        if question.kind == "date" and not _DATE.search(unasked):
+            return "the question asks for a date and the evidence gives none"
         if question.kind == "said" and not _SPEECH.search(best.sentence.text):
             return "the question asks what someone said and the evidence reports no statement"
         if question.kind in ("name", "entity") and not self._names_beside(
-            best.sentence.text, question, lexical
+            best.sentence.text, question, terms
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
 
-    def _names_beside(
-        self, sentence: str, question: Question, lexical: LexicalIndex | None
-    ) -> bool:
+    def _names_beside(self, sentence: str, question: Question, terms: TopicTerms | None) -> bool:
         """Whether a name the question does not give stands within NAME_WINDOW content
         words of a word the question asks about ('telecom giant X', 'firms such as Z.ai');
         the asked-about word may be a near synonym (reporter ~ journalist).
@@ -403,7 +415,7 @@ class ExtractiveAnswerer:
             and (t[0].isupper() or t[0].isdigit())
             and not set(words(t)) <= asked
             and not _DEMONYM.search(t)
-            and not (lexical is not None and _is_common(t, lexical))
+            and not (terms is not None and _is_common(t, terms))
         ]
         if not name_at or not anchors:
             return False
@@ -472,6 +484,8 @@ def _kind(text: str) -> str:
     lowered = text.lower()
     if _COUNT_Q.search(lowered):
         return "count"
+    if _DATE_Q.search(lowered):
+        return "date"
     if _TIME_Q.search(lowered):
         return "time"
     if _NAME_Q.search(lowered):
@@ -529,10 +543,10 @@ def _capitalised(word: str, text: str) -> bool:
     )
 
 
-def _is_common(token: str, lexical: LexicalIndex) -> bool:
+def _is_common(token: str, terms: TopicTerms) -> bool:
     """A word in a quarter or more of all passages; idf falls to log(5) there."""
     found = stems(token, drop=frozenset())
-    return bool(found) and all(lexical.idf(s) < COMMON_IDF for s in found)
+    return bool(found) and all(terms.idf(s) < COMMON_IDF for s in found)
 
 
 def _stem(word: str) -> str:

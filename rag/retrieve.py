@@ -13,7 +13,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -120,6 +120,18 @@ class _LexicalPassage:
     length: int  # BM25 terms in it
     terms: tuple[str, ...]  # distinct BM25 terms (to remove its postings)
     stems: frozenset[str]  # distinct content stems (for df)
+
+
+@dataclass(frozen=True)
+class TopicTerms:
+    """Passage counts of content stems over a set of documents (see LexicalIndex.topic);
+    weighted, so not whole numbers."""
+
+    size: float
+    df: dict[str, float]
+
+    def idf(self, stem: str) -> float:
+        return math.log(1 + (self.size + 1) / (self.df.get(stem, 0) + 0.5))
 
 
 class LexicalIndex:
@@ -246,6 +258,33 @@ class LexicalIndex:
     def idf(self, stem: str) -> float:
         return math.log(1 + (self.size + 1) / (self.df.get(stem, 0) + 0.5))
 
+    def topic(self, sources: Iterable[str]) -> TopicTerms:
+        """Term statistics of the documents an answer draws on, each document weighing
+        the same whatever its length, so one long retrieved manual does not outvote the
+        articles the other passages come from.
+
+        How telling a word is depends on the documents at hand, not on the whole index:
+        in three articles about AI, "AI" says nothing and "date" a lot; mix in 500
+        unrelated documents and index-wide idf turns that round ("AI" rare, "date" common),
+        so answers would hinge on what else happens to be indexed. The counts keep the scale
+        of all those documents' passages, so weights read like index-wide idf over them.
+        """
+        weights = Counter(dict.fromkeys(sources, 1))
+        total = sum(weights.values())
+        share: Counter[str] = Counter()
+        size = 0.0
+        with self._lock:
+            for source, count in weights.items():
+                passages = self._sources.get(source, ("", []))[1]
+                if not passages:
+                    continue
+                weight = count / total
+                size += len(passages)
+                in_document = Counter(stem for p in passages for stem in p.stems)
+                for stem, df in in_document.items():
+                    share[stem] += weight * df / len(passages)
+        return TopicTerms(size, {stem: value * size for stem, value in share.items()})
+
     def known(self, stem: str) -> bool:
         return stem in self.df
 
@@ -304,7 +343,7 @@ class HybridRetriever:
                 candidates[pid] = RetrievedPassage(pid, source, title, start, end, 0.0, 0.0, 0.0)
             return candidates[pid]
 
-        dense_hits = self.index.nearest_sentences(query_embedding, max(30, 5 * k))
+        dense_hits = self.index.nearest_sentences(query_embedding, max(100, 10 * k))
         dense_order: list[str] = []
         for sentence, cosine in dense_hits:
             pid = passage_id(sentence.source, sentence.passage)
@@ -321,7 +360,7 @@ class HybridRetriever:
         for rank, pid in enumerate(dense_order):
             candidates[pid].score += 1.0 / (RRF_K + rank + 1)
         for rank, (pid, source, start, end, score) in enumerate(
-            self.lexical().search(query, 3 * k)
+            self.lexical().search(query, max(50, 5 * k))
         ):
             passage = candidate(pid, source, start, end)
             passage.bm25 = score
