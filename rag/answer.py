@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from rag.index import StoredSentence
-from rag.retrieve import LexicalIndex, Retrieval, TopicTerms, stems, stopwords, words
+from rag.retrieve import (
+    LexicalIndex,
+    Retrieval,
+    TopicTerms,
+    content_words,
+    stems,
+    stopwords,
+    words,
+)
 
 REFUSAL = "I couldn't find this in the documents."
 
@@ -256,8 +264,10 @@ class ExtractiveAnswerer:
         min_relevance: float,
         min_coverage: float,
         max_chars: int,
+        stored_words: Callable[[Sequence[str]], dict[str, np.ndarray]] | None = None,
     ) -> None:
         self.encode = encode
+        self.stored_words = stored_words  # vectors embedded at ingest (Index.word_vectors)
         self.min_relevance = min_relevance
         self.min_coverage = min_coverage
         self.max_chars = max_chars
@@ -298,13 +308,7 @@ class ExtractiveAnswerer:
         # cost far more than one.
         self._vectors(
             list(weights)
-            + [
-                w
-                for p in retrieval.passages
-                for s in p.sentences
-                for w in words(s.meaning)
-                if w not in stopwords()
-            ]
+            + [w for p in retrieval.passages for s in p.sentences for w in content_words(s.meaning)]
         )
         scored = []
         for passage in retrieval.passages:
@@ -343,7 +347,7 @@ class ExtractiveAnswerer:
         return found / sum(weights.values())
 
     def _soft_matches(self, missing: list[str], text: str) -> list[str]:
-        candidates = [w for w in dict.fromkeys(words(text)) if w not in stopwords()]
+        candidates = list(dict.fromkeys(content_words(text)))
         if not candidates:
             return []
         vectors = self._vectors(missing + candidates)
@@ -355,7 +359,11 @@ class ExtractiveAnswerer:
         if new:
             if len(self._word_vectors) > 50_000:  # bound the cache of word vectors
                 self._word_vectors.clear()
-            self._word_vectors.update(zip(new, self.encode(new)))
+            if self.stored_words is not None:
+                self._word_vectors.update(self.stored_words(new))
+                new = [w for w in new if w not in self._word_vectors]
+            if new:
+                self._word_vectors.update(zip(new, self.encode(new)))
         return {w: self._word_vectors[w] for w in items}
 
     # ---- decisions -----------------------------------------------------------------

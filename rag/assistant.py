@@ -92,6 +92,7 @@ class Assistant:
                     self.settings.min_relevance,
                     self.settings.min_coverage,
                     self.settings.max_answer_chars,
+                    stored_words=lambda words: self.index.word_vectors(words),
                 )
             return self._answerer
 

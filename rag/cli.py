@@ -94,7 +94,8 @@ def _ingest(args: argparse.Namespace) -> int:
         for key in ("added", "updated", "unchanged", "removed"):
             print(f"{key:>9}: {len(getattr(report, key))}")
         print(
-            f" embedded: {report.embedded} sentences ({report.reused} reused) in {report.seconds}s"
+            f" embedded: {report.embedded} sentences ({report.reused} reused), "
+            f"{report.words_embedded} new words, in {report.seconds}s"
         )
         for failure in report.failed:
             print(f"   failed: {failure['source']}: {failure['reason']}", file=sys.stderr)

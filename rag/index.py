@@ -1,12 +1,16 @@
 """Stage 3 — index: sentences and their embeddings in Chroma, kept in step with the corpus.
 
-Two collections:
+Collections:
 - `<name>-sentences`: one record per sentence with its embedding and offsets
   (written through llama-index's ChromaVectorStore).
 - `<name>-documents`: one record per document: its extracted text, content hash,
   title and passage spans. It is written *after* a document's sentences, so a
   document whose record carries the current hash is known to be complete; an
   interrupted ingest is simply redone for that document on the next run.
+- `<name>-state`: the version token (see Index.version).
+- `<name>-words`: vectors of single words, for the answer stage's near-synonym matching
+  (attackers ~ hackers). A cache: never deleted with a document, and a word missing from
+  it is simply encoded when an answer needs it.
 
 Crash safety (a process may be killed at any instruction): before an indexed
 document's sentences are replaced its record is marked pending (hash ""), so a
@@ -35,6 +39,7 @@ from rag.embeddings import Embedder
 from rag.errors import IndexUnavailableError, UnknownSourceError
 
 _LOOKUP_BATCH = 256  # ids or keys per Chroma get(); keeps where-clauses small
+_WORD_BATCH = 2048  # words embedded and written per call when ingesting vocabulary
 _SCAN_PAGE = 5000  # records per page when the consistency check reads every sentence
 PENDING = ""  # content_hash of a record whose sentences are being replaced
 _STATE_ID = "corpus"  # the record in <name>-state that carries the version token
@@ -48,6 +53,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)  # {"source", "reason"}
     embedded: int = 0  # sentences sent to the model
+    words_embedded: int = 0  # new vocabulary sent to the model (see Index.word_vectors)
     reused: int = 0  # sentences whose embedding was already stored
     seconds: float = 0.0
 
@@ -188,6 +194,7 @@ class Index:
         # One record holding a token that every write replaces: readers in any
         # process (app replicas sharing a Chroma server) compare it to see changes.
         self._state = client.get_or_create_collection(f"{name}-state", embedding_function=None)
+        self._words = client.get_or_create_collection(f"{name}-words", embedding_function=None)
         self._store = ChromaVectorStore(chroma_collection=self._sentences)
         self._write_lock = threading.RLock()  # one sync at a time (repair() nests in it)
         self._access = ReadWriteLock()  # readers see a document before or after a write
@@ -303,6 +310,15 @@ class Index:
             )
         return found
 
+    def word_vectors(self, words: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these words (those ingested so far), by word."""
+        found: dict[str, np.ndarray] = {}
+        for batch in _batches(list(dict.fromkeys(words)), _LOOKUP_BATCH):
+            got = self._words.get(ids=batch, include=["embeddings"])
+            for word, emb in zip(got["ids"], got["embeddings"]):
+                found[word] = np.asarray(emb, dtype=np.float32)
+        return found
+
     # ---- writing -------------------------------------------------------------------
 
     def sync(
@@ -360,6 +376,7 @@ class Index:
                 with self._writing():
                     for doc, passages in group:
                         self._write_document(doc, passages, vectors, chunking)
+                self._store_words(group, report)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
@@ -447,6 +464,31 @@ class Index:
         report.embedded += len(missing)
         report.reused += len(texts) - len(missing)
         return vectors
+
+    def _store_words(
+        self, pending: Sequence[tuple[Document, list[Passage]]], report: IngestReport
+    ) -> None:
+        """Embed the words of these documents not stored yet: the answer stage compares
+        question words with each word of the evidence, and encoding a few hundred words
+        per question is most of an answer's time when done at ask time."""
+        from rag.retrieve import content_words  # retrieve imports this module
+
+        vocabulary = list(
+            dict.fromkeys(
+                word
+                for _, passages in pending
+                for passage in passages
+                for sentence in passage.sentences
+                for word in content_words(sentence.meaning)
+            )
+        )
+        known: set[str] = set()
+        for batch in _batches(vocabulary, _LOOKUP_BATCH):
+            known.update(self._words.get(ids=batch, include=[])["ids"])
+        new = [w for w in vocabulary if w not in known]
+        for batch in _batches(new, _WORD_BATCH):
+            self._words.upsert(ids=batch, embeddings=self.embedder.encode(batch).tolist())
+        report.words_embedded += len(new)
 
     def _stored_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
         vectors: dict[str, np.ndarray] = {}

@@ -85,6 +85,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def content_words(text: str) -> list[str]:
+    """Lower-cased words other than English stopwords, in order, repeats kept."""
+    drop = stopwords()
+    return [w for w in words(text) if w not in drop]
+
+
 def stems(text: str, drop: frozenset[str] | None = None) -> list[str]:
     """Lower-cased, stemmed content words; `drop` defaults to English stopwords."""
     drop = stopwords() if drop is None else drop

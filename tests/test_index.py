@@ -40,7 +40,7 @@ def test_report_to_dict_has_the_documented_keys(ingested) -> None:
 def test_second_ingest_embeds_nothing(ingested) -> None:
     before = ingested.sources()
     report = ingested.ingest()
-    assert report.embedded == 0
+    assert report.embedded == 0 and report.words_embedded == 0
     assert sorted(report.unchanged) == sorted(SEED_SOURCES)
     assert report.added == report.updated == report.removed == report.failed == []
     assert ingested.sources() == before  # not even re-written (added_at unchanged)
@@ -259,3 +259,33 @@ def test_a_new_passage_budget_re_splits_without_embedding_again(
     assert not answer.refused
     for c in answer.citations:
         assert resplit.document_text(c.source)[c.start : c.end] == c.quote
+
+
+def test_words_are_embedded_once_at_ingest_and_answers_do_not_encode_them_again(
+    corpus_copy: Path, ingested, make_assistant
+) -> None:
+    stored = ingested.index.word_vectors(["hackers", "attackers", "predicted", "qwertyuiop"])
+    assert {"hackers", "predicted"} <= set(stored) and "qwertyuiop" not in stored
+    assert stored["hackers"].shape == (384,)
+    # The same vector the model gives the word (the answer stage's soft matching).
+    assert float(stored["hackers"] @ ingested.embedder.encode_one("hackers")) > 0.999
+
+    reopened = make_assistant(corpus_copy)  # a new process's view: no vectors in memory
+    encoded: list[str] = []
+    real_encode = reopened.answerer.encode
+
+    def counting_encode(texts):
+        encoded.extend(texts)
+        return real_encode(texts)
+
+    reopened.answerer.encode = counting_encode
+    answer = reopened.ask("What did Lin Yun predict about attackers?")
+    assert not answer.refused
+    # Only words the corpus never had (the question's own) reach the model at ask time.
+    corpus_words = set(reopened.index.word_vectors(encoded))
+    assert corpus_words == set(), sorted(corpus_words)
+
+    # A document with new words embeds just those; the words already stored are not redone.
+    (corpus_copy / "note.txt").write_text("Zyxqorp hackers predicted.\n")
+    report = reopened.ingest()
+    assert report.words_embedded == 1  # "zyxqorp"
