@@ -80,9 +80,13 @@ def default_cache_dir() -> Path:
 def embedding_identity(embedder: Any) -> str:
     """The identity of an Embedder's vectors, or of the Embedder a wrapper holds (`.inner`,
     e.g. baselines.MemoEmbedder)."""
+    return str(getattr(innermost(embedder), "identity", LEGACY_IDENTITY))
+
+
+def innermost(embedder: Any) -> Any:
     while not hasattr(embedder, "identity") and hasattr(embedder, "inner"):
         embedder = embedder.inner
-    return str(getattr(embedder, "identity", LEGACY_IDENTITY))
+    return embedder
 
 
 class Embedder:

@@ -31,7 +31,7 @@ import numpy as np
 
 from rag.chunks import Passage, chunking_signature, sentence_key, split_document
 from rag.documents import Document
-from rag.embeddings import LEGACY_IDENTITY, Embedder, embedding_identity
+from rag.embeddings import LEGACY_IDENTITY, Embedder, embedding_identity, innermost
 from rag.errors import IndexUnavailableError, UnknownSourceError
 
 _LOOKUP_BATCH = 256  # ids or keys per Chroma get(); keeps where-clauses small
@@ -305,7 +305,7 @@ class Index:
         identity = embedding_identity(self.embedder)
         stored = {d.embedding for d in self.documents().values() if d.content_hash != PENDING}
         if stored - {identity}:
-            backend = getattr(self.embedder, "backend", "?")
+            backend = getattr(innermost(self.embedder), "backend", "?")
             raise EmbeddingMismatchError(
                 f"The index holds {', '.join(sorted(stored))} vectors but "
                 f"RAG_EMBED_BACKEND={backend} makes {identity} vectors for questions. "
