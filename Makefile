@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	# constraints.txt pins the CPU torch wheel; an unpinned torch pulls a CUDA build.
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	# The ONNX embedding model (RAG_EMBED_BACKEND), exported once per machine into
+	# ~/.cache/rag/models: no question or ingest pays the export later.
+	$(VENV)/bin/rag export-model
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -62,7 +62,11 @@ class Assistant:
         self._retriever: HybridRetriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
         self._llm: LLMAnswerer | None = None
-        self.embedder = Embedder(self.settings.embed_batch_size)
+        self.embedder = Embedder(
+            self.settings.embed_batch_size,
+            self.settings.embed_backend,
+            self.settings.model_cache_dir,
+        )
 
     # ---- lazily opened parts -------------------------------------------------------
 

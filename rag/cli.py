@@ -1,4 +1,4 @@
-"""Command line: a thin layer over Assistant (`rag ingest|ask|sources|serve|eval`)."""
+"""Command line: a thin layer over Assistant (`rag ingest|ask|sources|serve|eval|export-model`)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--judge-model", help="the judge's model (default: RAG_LLM_MODEL)")
     evaluate.set_defaults(run=_eval)
+
+    export = sub.add_parser(
+        "export-model",
+        help="export the embedding model to ONNX (fp32 and int8) once, ahead of first use",
+    )
+    export.set_defaults(run=_export_model)
     return parser
+
+
+def _export_model(args: argparse.Namespace) -> int:
+    """`make install` runs this, so neither `rag ask` nor the app pays the export."""
+    from rag.embeddings import default_cache_dir, ensure_onnx
+    from rag.settings import Settings
+
+    files = ensure_onnx(Settings().model_cache_dir or default_cache_dir(), int8=True)
+    print(f"ONNX embedding model: {files.fp32}\n                 int8: {files.int8}")
+    return 0
 
 
 def _assistant(**overrides: Any):

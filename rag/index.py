@@ -8,9 +8,9 @@ Collections:
   document whose record carries the current hash is known to be complete; an
   interrupted ingest is simply redone for that document on the next run.
 - `<name>-state`: the version token (see Index.version).
-- `<name>-words`: vectors of single words, for the answer stage's near-synonym matching
-  (attackers ~ hackers). A cache: never deleted with a document, and a word missing from
-  it is simply encoded when an answer needs it.
+- `<name>-words-<embedding identity>`: vectors of single words, for the answer stage's
+  near-synonym matching (attackers ~ hackers). A cache: never deleted with a document,
+  and a word missing from it is simply encoded when an answer needs it.
 
 Crash safety (a process may be killed at any instruction): before an indexed
 document's sentences are replaced its record is marked pending (hash ""), so a
@@ -23,6 +23,7 @@ sentences and pending or incomplete records are removed before anything else.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,7 +36,7 @@ import numpy as np
 
 from rag.chunks import Passage, chunking_signature, sentence_key, split_document
 from rag.documents import Document
-from rag.embeddings import Embedder
+from rag.embeddings import LEGACY_IDENTITY, Embedder, embedding_identity, innermost
 from rag.errors import IndexUnavailableError, UnknownSourceError
 
 _LOOKUP_BATCH = 256  # ids or keys per Chroma get(); keeps where-clauses small
@@ -71,6 +72,9 @@ class StoredDocument:
     sentences: int
     added_at: float
     chunking: str = ""  # how it was split (CHUNKING and the passage budget)
+    # Which model variant made its vectors (rag/embeddings.py IDENTITIES); records from
+    # before identities were kept were all made by torch, i.e. the fp32 identity.
+    embedding: str = LEGACY_IDENTITY
 
 
 @dataclass(frozen=True)
@@ -178,10 +182,12 @@ def server_outage_as_error(chroma_url: str | None) -> Iterator[None]:
         raise
 
 
+class EmbeddingMismatchError(IndexUnavailableError):
+    """The index's vectors were made by another model variant than the query's."""
+
+
 class Index:
     def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.embedder = embedder
         # embedding_function=None: we always pass vectors, and Chroma's default
         # function would download a model.
@@ -194,8 +200,12 @@ class Index:
         # One record holding a token that every write replaces: readers in any
         # process (app replicas sharing a Chroma server) compare it to see changes.
         self._state = client.get_or_create_collection(f"{name}-state", embedding_function=None)
-        self._words = client.get_or_create_collection(f"{name}-words", embedding_function=None)
-        self._store = ChromaVectorStore(chroma_collection=self._sentences)
+        # One per embedding identity: a backend with other vectors (int8) has its own words.
+        words_of = re.sub(r"[^A-Za-z0-9._-]", "-", embedding_identity(embedder))
+        self._words = client.get_or_create_collection(
+            f"{name}-words-{words_of}", embedding_function=None
+        )
+        self._vector_store: Any = None  # ChromaVectorStore, made by the first write
         self._write_lock = threading.RLock()  # one sync at a time (repair() nests in it)
         self._access = ReadWriteLock()  # readers see a document before or after a write
         self.write_group_sentences = 4 * embedder.batch_size  # sentences embedded per group
@@ -275,6 +285,7 @@ class Index:
     def nearest_sentences(self, query: np.ndarray, n: int) -> list[tuple[StoredSentence, float]]:
         # Queried on the raw collection (not ChromaVectorStore.query) because we
         # need the cosine itself and each hit's embedding for sentence scoring.
+        self.check_embedding()
         total = self.count_sentences()
         if total == 0:
             return []
@@ -294,6 +305,25 @@ class Index:
             (_stored_sentence(id_, meta, doc, emb), 1.0 - float(dist))
             for id_, meta, doc, dist, emb in hits
         ]
+
+    def check_embedding(self) -> None:
+        """Refuse to compare query vectors with stored vectors of another model variant.
+
+        int8 vectors are close to fp32 ones but not equal, and a mixed comparison would
+        quietly shift every score and threshold; an error that names the fix beats a
+        silent fallback (re-embedding the index is what a changed RAG_EMBED_BACKEND needs,
+        and the next full `rag ingest` does exactly that, reusing nothing across variants).
+        """
+        identity = embedding_identity(self.embedder)
+        stored = {d.embedding for d in self.documents().values() if d.content_hash != PENDING}
+        if stored - {identity}:
+            backend = getattr(innermost(self.embedder), "backend", "?")
+            raise EmbeddingMismatchError(
+                f"The index holds {', '.join(sorted(stored))} vectors but "
+                f"RAG_EMBED_BACKEND={backend} makes {identity} vectors for questions. "
+                "Run `rag ingest` to re-embed the corpus with this backend, or set "
+                "RAG_EMBED_BACKEND to the one the index was built with."
+            )
 
     def sentences_of(self, passage_ids: Sequence[str]) -> list[StoredSentence]:
         found: list[StoredSentence] = []
@@ -343,6 +373,7 @@ class Index:
             pending: list[tuple[Document, list[Passage]]] = []
             retitled: list[Document] = []
             chunking = chunking_signature(passage_tokens)
+            embedding = embedding_identity(self.embedder)
             for doc in documents:
                 previous = stored.get(doc.source)
                 # A new splitter or passage budget re-splits the text; its sentence
@@ -351,6 +382,7 @@ class Index:
                     previous
                     and previous.content_hash == doc.content_hash
                     and previous.chunking == chunking
+                    and previous.embedding == embedding  # another backend: re-embed
                 ):
                     if (previous.title, previous.description) == (doc.title, doc.description):
                         report.unchanged.append(doc.source)
@@ -375,7 +407,7 @@ class Index:
                 vectors = self._embeddings_for(group, report, show_progress)
                 with self._writing():
                     for doc, passages in group:
-                        self._write_document(doc, passages, vectors, chunking)
+                        self._write_document(doc, passages, vectors, chunking, embedding)
                 self._store_words(group, report)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -492,11 +524,14 @@ class Index:
 
     def _stored_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
         vectors: dict[str, np.ndarray] = {}
+        identity = embedding_identity(self.embedder)
         for batch in _batches(keys, _LOOKUP_BATCH):
             got = self._sentences.get(
                 where={"text_key": {"$in": batch}}, include=["metadatas", "embeddings"]
             )
             for meta, emb in zip(got["metadatas"], got["embeddings"]):
+                if meta.get("embedding", LEGACY_IDENTITY) != identity:
+                    continue  # another model variant's vector: embed it anew
                 vectors.setdefault(meta["text_key"], np.asarray(emb, dtype=np.float32))
         return vectors
 
@@ -506,6 +541,7 @@ class Index:
         passages: list[Passage],
         vectors: dict[str, np.ndarray],
         chunking: str,
+        embedding: str = LEGACY_IDENTITY,
     ) -> None:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
@@ -532,6 +568,7 @@ class Index:
                             "text_key": key,
                             "meaning": sentence.embed_text,
                             "doc_hash": doc.content_hash,
+                            "embedding": embedding,
                         },
                         relationships={
                             NodeRelationship.SOURCE: RelatedNodeInfo(node_id=doc.source)
@@ -539,7 +576,7 @@ class Index:
                     )
                 )
         for batch in _batches(nodes, 1000):
-            self._store.add(batch)
+            self._store().add(batch)
         self._documents.upsert(
             ids=[doc.source],
             documents=[doc.text],
@@ -553,9 +590,19 @@ class Index:
                     "sentences": len(nodes),
                     "added_at": time.time(),
                     "chunking": chunking,
+                    "embedding": embedding,
                 }
             ],
         )
+
+    def _store(self) -> Any:
+        """llama-index's ChromaVectorStore over the sentences, imported at the first write:
+        importing it loads llama_index.core, a second and a half a question never needs."""
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self._sentences)
+        return self._vector_store
 
     def _retitle(self, doc: Document) -> None:
         self._documents.update(
@@ -579,6 +626,7 @@ def _stored_document(source: str, meta: dict[str, Any]) -> StoredDocument:
         sentences=int(meta.get("sentences", 0)),
         added_at=float(meta.get("added_at", 0.0)),
         chunking=str(meta.get("chunking", "")),
+        embedding=str(meta.get("embedding", LEGACY_IDENTITY)),
     )
 
 

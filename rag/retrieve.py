@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -71,9 +72,24 @@ def _stemmer():
 
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    """bm25s's short list plus NLTK's fuller one (bundled with llama-index, offline)."""
+    """bm25s's short list plus NLTK's fuller one (bundled with llama-index, offline).
+
+    The NLTK list is read straight from the file llama-index ships in its package data
+    (the one `llama_index.core.utils.globals_helper.stopwords` loads): going through
+    globals_helper imports nltk and runs its data check, two of a cold `rag ask`'s seconds,
+    for a list of 198 words. find_spec locates the package without importing it.
+    """
+    from importlib.util import find_spec
+
     from bm25s.stopwords import STOPWORDS_EN
-    from llama_index.core.utils import globals_helper
+
+    spec = find_spec("llama_index.core")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        english = Path(folder, "_static", "nltk_cache", "corpora", "stopwords", "english")
+        if english.is_file():
+            return frozenset(STOPWORDS_EN) | frozenset(english.read_text().split())
+    from llama_index.core.utils import globals_helper  # the file moved: the slow way
 
     return frozenset(STOPWORDS_EN) | frozenset(globals_helper.stopwords)
 

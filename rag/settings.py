@@ -27,6 +27,14 @@ class Settings(BaseSettings):
         160, ge=16, le=256, description="Token budget of a retrieval passage (cl100k tokens)."
     )
     embed_batch_size: int = Field(64, ge=1, description="Sentences per embedding batch.")
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx",
+        description="Embedding runtime: onnx (fp32, torch's vectors, fast start), torch, or "
+        "onnx-int8 (faster, slightly different vectors: re-embeds the index).",
+    )
+    model_cache_dir: Path | None = Field(
+        None, description="Where the exported ONNX model is kept (default ~/.cache/rag/models)."
+    )
     min_relevance: float = Field(
         0.30, description="Refuse when the best sentence scores below this (calibrated on evals/)."
     )
