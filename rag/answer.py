@@ -20,9 +20,9 @@ from rag.retrieve import (
     LexicalIndex,
     Retrieval,
     TopicTerms,
-    content_words,
     stems,
     stopwords,
+    synonym_candidates,
     words,
 )
 
@@ -307,8 +307,13 @@ class ExtractiveAnswerer:
         # One batch for every word soft matching may look up: many small encode calls
         # cost far more than one.
         self._vectors(
-            list(weights)
-            + [w for p in retrieval.passages for s in p.sentences for w in content_words(s.meaning)]
+            [w for w in weights if w.isalpha()]
+            + [
+                w
+                for p in retrieval.passages
+                for s in p.sentences
+                for w in synonym_candidates(s.meaning)
+            ]
         )
         scored = []
         for passage in retrieval.passages:
@@ -347,7 +352,8 @@ class ExtractiveAnswerer:
         return found / sum(weights.values())
 
     def _soft_matches(self, missing: list[str], text: str) -> list[str]:
-        candidates = list(dict.fromkeys(content_words(text)))
+        candidates = synonym_candidates(text)
+        missing = [w for w in missing if w.isalpha()]
         if not candidates:
             return []
         vectors = self._vectors(missing + candidates)

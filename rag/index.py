@@ -503,7 +503,7 @@ class Index:
         """Embed the words of these documents not stored yet: the answer stage compares
         question words with each word of the evidence, and encoding a few hundred words
         per question is most of an answer's time when done at ask time."""
-        from rag.retrieve import content_words  # retrieve imports this module
+        from rag.retrieve import synonym_candidates  # retrieve imports this module
 
         vocabulary = list(
             dict.fromkeys(
@@ -511,7 +511,7 @@ class Index:
                 for _, passages in pending
                 for passage in passages
                 for sentence in passage.sentences
-                for word in content_words(sentence.meaning)
+                for word in synonym_candidates(sentence.meaning)
             )
         )
         known: set[str] = set()

@@ -107,6 +107,12 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in drop]
 
 
+def synonym_candidates(text: str) -> list[str]:
+    """Distinct content words made of letters only: those near-synonym matching compares
+    (a number or an identifier like "max_len" has no synonym worth a vector)."""
+    return [w for w in dict.fromkeys(content_words(text)) if w.isalpha()]
+
+
 def stems(text: str, drop: frozenset[str] | None = None) -> list[str]:
     """Lower-cased, stemmed content words; `drop` defaults to English stopwords."""
     drop = stopwords() if drop is None else drop
