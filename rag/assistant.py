@@ -84,7 +84,15 @@ class Assistant:
     def retriever(self) -> HybridRetriever:
         with self._lock:
             if self._retriever is None:
-                self._retriever = HybridRetriever(self.index)
+                # The BM25 snapshot lives beside an embedded store; replicas of a Chroma
+                # server build theirs in memory (see README, "Scaling out").
+                snapshot = (
+                    None
+                    if self.settings.chroma_url
+                    else Path(self.settings.index_dir)
+                    / f"{self.settings.collection}-lexical.pickle"
+                )
+                self._retriever = HybridRetriever(self.index, snapshot)
             return self._retriever
 
     @property
@@ -133,6 +141,8 @@ class Assistant:
             show_progress=show_progress,
         )
         report.failed = [{"source": s, "reason": r} for s, r in batch.failed]
+        if report.added or report.updated or report.removed:
+            self.retriever.lexical()  # brought up to date (and its snapshot written) now
         return report
 
     def _load(self, files: Sequence[Path]) -> DocumentBatch:

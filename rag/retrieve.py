@@ -9,7 +9,10 @@ what the answer stage scores.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
+import os
+import pickle
 import re
 import threading
 from collections import Counter
@@ -24,6 +27,9 @@ import numpy as np
 from rag.chunks import passage_id
 from rag.index import Index, StoredSentence
 
+log = logging.getLogger(__name__)
+
+SNAPSHOT_MAGIC = b"rag-lexical-1\n"  # bump when LexicalIndex's fields change
 RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 DUPLICATE_COSINE = 0.95  # passages this close retell the same text
 
@@ -195,6 +201,47 @@ class LexicalIndex:
         lexical.refresh(index)
         return lexical
 
+    # ---- a snapshot on disk, so a new process need not read every document ---------
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            state = dict(self.__dict__)
+        del state["_lock"], state["_stem_cache"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._stem_cache = {}
+        self._lock = threading.RLock()
+
+    def save(self, path: Path) -> None:
+        """Write atomically (temp file, then rename): readers see the old or the new one."""
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        with temporary.open("wb") as out:
+            out.write(SNAPSHOT_MAGIC)
+            pickle.dump(self, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex | None:
+        """The snapshot at path, or None when there is none or it cannot be read (then
+        the caller builds from the index: the snapshot is only a cache of it).
+
+        pickle runs code from the file it reads: the snapshot lives in the index folder,
+        which only the user's own rag writes, like the Chroma files beside it.
+        """
+        try:
+            with path.open("rb") as found:
+                if found.read(len(SNAPSHOT_MAGIC)) != SNAPSHOT_MAGIC:
+                    raise ValueError("not a snapshot of this version")
+                lexical = pickle.load(found)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # any damage: rebuild from the index, and say so
+            log.warning("Ignoring the lexical index snapshot %s (%s); rebuilding it.", path, exc)
+            return None
+        return lexical if isinstance(lexical, cls) else None
+
     # ---- keeping in step with the index ----------------------------------------------
 
     def refresh(self, index: Index) -> tuple[int, int]:
@@ -346,18 +393,26 @@ class LexicalIndex:
 
 
 class HybridRetriever:
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, snapshot: Path | None = None) -> None:
         self.index = index
+        self.snapshot = snapshot  # where the BM25 index is kept between processes
         self._lexical: LexicalIndex | None = None
         self._lock = threading.Lock()
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, refreshed (only what changed) when the index's version moved."""
+        """The BM25 index, refreshed (only what changed) when the index's version moved.
+
+        A new process starts from the snapshot when there is one: refresh() then reads
+        only the documents whose content hash differs, instead of every document."""
         with self._lock:
             if self._lexical is None:
-                self._lexical = LexicalIndex.build(self.index)
-            elif self._lexical.version != self.index.version:
-                self._lexical.refresh(self.index)
+                self._lexical = (self.snapshot and LexicalIndex.load(self.snapshot)) or (
+                    LexicalIndex()
+                )
+            if self._lexical.version != self.index.version:
+                read, dropped = self._lexical.refresh(self.index)
+                if self.snapshot and (read or dropped):
+                    self._lexical.save(self.snapshot)
             return self._lexical
 
     def retrieve(self, query: str, k: int) -> Retrieval:

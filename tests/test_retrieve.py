@@ -172,3 +172,65 @@ def test_a_write_through_another_client_is_seen(corpus_copy: Path, make_assistan
 
     writer.ingest()  # unchanged: no new version, caches stay valid
     assert reader.version == lexical.version
+
+
+def _counting_reads(monkeypatch) -> list[int]:
+    reads: list[int] = []
+    original = Index.document_records
+
+    def counting(self, sources):
+        reads.append(len(sources))
+        return original(self, sources)
+
+    monkeypatch.setattr(Index, "document_records", counting)
+    return reads
+
+
+def test_a_new_process_starts_from_the_snapshot_without_reading_documents(
+    corpus_copy: Path, make_assistant, monkeypatch
+) -> None:
+    first = make_assistant(corpus_copy)
+    first.ingest()
+    snapshot = first.retriever.snapshot
+    assert snapshot is not None and snapshot.is_file()  # written by the ingest
+
+    reads = _counting_reads(monkeypatch)
+    second = make_assistant(corpus_copy)  # same index folder, nothing in memory
+    loaded = second.retriever.lexical()
+    assert reads == []
+    assert _state(loaded) == _state(LexicalIndex.build(first.index))
+    assert second.ask(LIN_YUN_QUESTION).citations[0].source == DOC_003
+
+
+def test_a_stale_snapshot_is_brought_up_to_date_reading_only_what_changed(
+    corpus_copy: Path, make_assistant, monkeypatch
+) -> None:
+    first = make_assistant(corpus_copy)
+    first.ingest()
+    snapshot = first.retriever.snapshot
+    stale = snapshot.read_bytes()
+    (corpus_copy / "notes.md").write_text(NEW_SENTENCE + "\n")
+    first.ingest()
+    snapshot.write_bytes(stale)  # as if another process had written the index since
+
+    reads = _counting_reads(monkeypatch)
+    second = make_assistant(corpus_copy)
+    lexical = second.retriever.lexical()
+    assert reads == [1]  # notes.md only
+    assert _state(lexical) == _state(LexicalIndex.build(first.index))
+    assert snapshot.read_bytes() != stale  # and the snapshot is current again
+
+
+def test_a_damaged_snapshot_is_rebuilt_from_the_index(
+    corpus_copy: Path, make_assistant, caplog
+) -> None:
+    first = make_assistant(corpus_copy)
+    first.ingest()
+    snapshot = first.retriever.snapshot
+    snapshot.write_bytes(b"rag-lexical-1\n" + b"\x00 not a pickle")
+    second = make_assistant(corpus_copy)
+    with caplog.at_level("WARNING", logger="rag.retrieve"):
+        lexical = second.retriever.lexical()
+    assert "Ignoring the lexical index snapshot" in caplog.text
+    assert _state(lexical) == _state(LexicalIndex.build(first.index))
+    assert LexicalIndex.load(snapshot) is not None  # rewritten whole
