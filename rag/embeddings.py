@@ -25,7 +25,7 @@ import os
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -201,13 +201,12 @@ class OnnxEncoder:
         # Longest first, as sentence-transformers does: batches pad to similar lengths.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        starts = range(0, len(order), batch_size)
+        batches = list(_token_budget_batches(order, texts, batch_size))
         if show_progress:
             from tqdm import tqdm
 
-            starts = tqdm(starts, desc="Batches", unit="batch")
-        for start in starts:
-            rows = order[start : start + batch_size]
+            batches = tqdm(batches, desc="Batches", unit="batch")
+        for rows in batches:
             out[rows] = self._encode_batch([texts[i] for i in rows])
         return out
 
@@ -222,6 +221,23 @@ class OnnxEncoder:
         }
         (hidden,) = self.session.run([_OUTPUT], {k: v for k, v in feed.items() if k in self.inputs})
         return mean_pool_normalize(hidden, feed["attention_mask"])
+
+
+# ONNX Runtime on these 2 cores runs small batches faster per text than large ones (300
+# sentences: 14 ms each in batches of 16, 19 ms in batches of 64; 1,500 single words:
+# 1.7 ms each in batches of 32, 2.2 ms in 16): a batch holds about this many tokens.
+BATCH_TOKENS = 512
+
+
+def _token_budget_batches(order: list[int], texts: Sequence[str], most: int) -> Iterator[list[int]]:
+    """Rows in `order` (longest text first) grouped so each batch pads to about
+    BATCH_TOKENS tokens (estimated from characters), at most `most` rows."""
+    start = 0
+    while start < len(order):
+        longest = len(texts[order[start]]) // 4 + 2  # about 4 characters per word piece
+        size = max(1, min(most, BATCH_TOKENS // max(longest, 1)))
+        yield order[start : start + size]
+        start += size
 
 
 def mean_pool_normalize(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
