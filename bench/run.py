@@ -211,6 +211,18 @@ def app_peak_rss(env: dict[str, str], questions: list[str], log: Path) -> int:
         app.wait(timeout=60)
 
 
+def warm_latencies(ask: Any, questions: list[str]) -> list[float]:
+    """Milliseconds per question, after three warm-up questions."""
+    for question in questions[:3]:
+        ask(question)
+    latencies = []
+    for question in questions:
+        started = time.perf_counter()
+        ask(question)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
 def questions_for(docs: list[Any], count: int) -> list[str]:
     step = max(1, len(docs) // count)
     picked = docs[::step][:count]
@@ -302,27 +314,14 @@ def bench_size(size: int, work: Path, model: Any, args: argparse.Namespace) -> d
     result["reingest_unchanged_cli_s"] = seconds
 
     # warm ask vs the naive retriever
-    for question in questions[:3]:
-        assistant.ask(question)
-    rag_ms = []
-    for question in questions:
-        started = time.perf_counter()
-        assistant.ask(question)
-        rag_ms.append((time.perf_counter() - started) * 1000)
+    rag_ms = warm_latencies(assistant.ask, questions)
     result |= {
         "ask_p50_ms": percentile(rag_ms, 50),
         "ask_p95_ms": percentile(rag_ms, 95),
         "questions": len(questions),
     }
     if naive is not None:
-        retriever = naive.as_retriever(similarity_top_k=TOP_K)
-        for question in questions[:3]:
-            retriever.retrieve(question)
-        naive_ms = []
-        for question in questions:
-            started = time.perf_counter()
-            retriever.retrieve(question)
-            naive_ms.append((time.perf_counter() - started) * 1000)
+        naive_ms = warm_latencies(naive.as_retriever(similarity_top_k=TOP_K).retrieve, questions)
         result |= {
             "naive_p50_ms": percentile(naive_ms, 50),
             "naive_p95_ms": percentile(naive_ms, 95),

@@ -170,17 +170,17 @@ def test_a_failed_export_is_a_typed_error_naming_the_fix(tmp_path: Path) -> None
         ensure_onnx(blocked)
 
 
+def _python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter from the project root (what a user's command line starts)."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
 def test_rag_export_model_reuses_the_cache(exported) -> None:
     cache, files = exported
     env = {**os.environ, "RAG_MODEL_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "export-model"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _python(["-m", "rag.cli", "export-model"], env)
     assert done.returncode == 0, done.stderr
     assert str(files.fp32) in done.stdout and str(files.int8) in done.stdout
     assert "Exporting" not in done.stderr
@@ -240,14 +240,8 @@ def test_ask_with_onnx_answers_without_torch_nltk_or_llama_index(
     make_assistant(corpus_copy).ingest()  # the default backend: onnx
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env |= {"RAG_EMBED_BACKEND": "onnx", "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", _COLD_ASK, str(corpus_copy), str(tmp_path / "index")]
-        + [LIN_YUN_QUESTION],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = _python(
+        ["-c", _COLD_ASK, str(corpus_copy), str(tmp_path / "index"), LIN_YUN_QUESTION], env
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])

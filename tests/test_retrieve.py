@@ -137,8 +137,8 @@ def test_refresh_reads_only_the_documents_that_changed(corpus_copy: Path, make_a
     assert _state(lexical) == _state(LexicalIndex.build(assistant.index))
 
 
-def test_questions_do_not_rebuild_or_reread_it(assistant, monkeypatch) -> None:
-    lexical = assistant.retriever.lexical()
+def _counting_reads(monkeypatch) -> list[int]:
+    """How many documents each Index.document_records call reads, from now on."""
     reads: list[int] = []
     original = Index.document_records
 
@@ -147,6 +147,12 @@ def test_questions_do_not_rebuild_or_reread_it(assistant, monkeypatch) -> None:
         return original(self, sources)
 
     monkeypatch.setattr(Index, "document_records", counting)
+    return reads
+
+
+def test_questions_do_not_rebuild_or_reread_it(assistant, monkeypatch) -> None:
+    lexical = assistant.retriever.lexical()
+    reads = _counting_reads(monkeypatch)
     for question in QUERIES[:3]:
         assistant.ask(question)
     assert assistant.retriever.lexical() is lexical
@@ -174,23 +180,17 @@ def test_a_write_through_another_client_is_seen(corpus_copy: Path, make_assistan
     assert reader.version == lexical.version
 
 
-def _counting_reads(monkeypatch) -> list[int]:
-    reads: list[int] = []
-    original = Index.document_records
-
-    def counting(self, sources):
-        reads.append(len(sources))
-        return original(self, sources)
-
-    monkeypatch.setattr(Index, "document_records", counting)
-    return reads
+@pytest.fixture
+def first(corpus_copy: Path, make_assistant):
+    """An ingested assistant with a BM25 snapshot beside its embedded store."""
+    assistant = make_assistant(corpus_copy)
+    assistant.ingest()
+    return assistant
 
 
 def test_a_new_process_starts_from_the_snapshot_without_reading_documents(
-    corpus_copy: Path, make_assistant, monkeypatch
+    corpus_copy: Path, first, make_assistant, monkeypatch
 ) -> None:
-    first = make_assistant(corpus_copy)
-    first.ingest()
     snapshot = first.retriever.snapshot
     assert snapshot is not None and snapshot.is_file()  # written by the ingest
 
@@ -203,10 +203,8 @@ def test_a_new_process_starts_from_the_snapshot_without_reading_documents(
 
 
 def test_a_stale_snapshot_is_brought_up_to_date_reading_only_what_changed(
-    corpus_copy: Path, make_assistant, monkeypatch
+    corpus_copy: Path, first, make_assistant, monkeypatch
 ) -> None:
-    first = make_assistant(corpus_copy)
-    first.ingest()
     snapshot = first.retriever.snapshot
     stale = snapshot.read_bytes()
     (corpus_copy / "notes.md").write_text(NEW_SENTENCE + "\n")
@@ -222,10 +220,8 @@ def test_a_stale_snapshot_is_brought_up_to_date_reading_only_what_changed(
 
 
 def test_a_damaged_snapshot_is_rebuilt_from_the_index(
-    corpus_copy: Path, make_assistant, caplog
+    corpus_copy: Path, first, make_assistant, caplog
 ) -> None:
-    first = make_assistant(corpus_copy)
-    first.ingest()
     snapshot = first.retriever.snapshot
     snapshot.write_bytes(b"rag-lexical-1\n" + b"\x00 not a pickle")
     second = make_assistant(corpus_copy)
