@@ -161,19 +161,22 @@ print(hits[0].node.get_content()[:80])
 
 
 def timed_process(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """(wall seconds, ru_maxrss in MB: not reliable, inherits the parent's at fork, stdout)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    out = process.stdout.read().decode() if process.stdout else ""
-    err = process.stderr.read().decode() if process.stderr else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
+    """(wall seconds, ru_maxrss in MB: not reliable, inherits the parent's at fork, stdout).
+
+    Output goes to files, not pipes: waiting on a child that fills a pipe nobody reads
+    (`rag ingest --json` lists every unchanged document) would never return."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
     if process.returncode != 0:
-        raise RuntimeError(f"{argv[:3]} failed ({process.returncode}): {err[-2000:]}")
-    return seconds, usage.ru_maxrss // 1024, out
+        raise RuntimeError(f"{argv[:3]} failed ({process.returncode}): {stderr[-2000:]}")
+    return seconds, usage.ru_maxrss // 1024, stdout
 
 
 def free_port() -> int:
