@@ -145,10 +145,13 @@ def _discard_index(index_dir: Path) -> None:
 
 
 def _index_entry(path: Path) -> bool:
-    """Chroma's database (and its journal files) or one of its segment folders."""
+    """Chroma's database (and its journal files), one of its segment folders, or the BM25
+    snapshot kept beside them (and the temporary file of an interrupted save)."""
     if path.is_dir() and not path.is_symlink():
         return bool(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", path.name))
-    return path.name.startswith("chroma.sqlite3")
+    return path.name.startswith("chroma.sqlite3") or bool(
+        re.fullmatch(r"\.?[\w.-]+-lexical\.pickle(\.\d+\.\d+)?", path.name)
+    )
 
 
 def _ask(args: argparse.Namespace) -> int:
