@@ -1,0 +1,84 @@
+"""Where ingestion time goes: cProfile of one Assistant.ingest() over N generated documents.
+
+One-time process costs (model load, imports, the sentence splitter's data) are paid before
+the profile starts, as in bench/run.py.
+
+    python bench/profile_ingest.py 100
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from corpus import write_corpus  # noqa: E402
+
+# (file suffix, function): what each line of the summary reports
+STAGES = [
+    ("rag/index.py", "_embeddings_for", "embed sentences (with the stored-vector lookup)"),
+    ("rag/index.py", "_write_document", "write sentence records and the document record"),
+    ("chromadb/api/models/Collection.py", "add", "  of which Chroma add"),
+    ("rag/index.py", "_store_words", "embed and write new words"),
+    ("chromadb/api/models/Collection.py", "upsert", "Chroma upsert (words, documents)"),
+    ("rag/embeddings.py", "encode", "all model encoding"),
+    ("rag/chunks.py", "split_document", "split into passages and sentences"),
+]
+
+
+def main() -> int:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    work = Path(tempfile.mkdtemp(prefix="rag-profile-"))
+    try:
+        corpus = work / "corpus"
+        write_corpus(count, corpus)
+        from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: F401
+
+        from rag import Assistant
+        from rag.chunks import split_document
+        from rag.documents import discover, load_catalog, load_document
+
+        assistant = Assistant(corpus_dir=corpus, index_dir=work / "index")
+        assistant.embedder.encode_one("warm up")
+        first = load_document(discover(corpus)[0], corpus, load_catalog(corpus), 10**8)
+        split_document(first, 256)
+
+        profile = cProfile.Profile()
+        started = time.perf_counter()
+        profile.enable()
+        report = assistant.ingest()
+        profile.disable()
+        total = time.perf_counter() - started
+        print(
+            f"{count} documents: ingest {total:.1f}s, {report.embedded} sentences and "
+            f"{report.words_embedded} words embedded ({assistant.embedder.backend})"
+        )
+        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        for suffix, function, label in STAGES:
+            # max, not sum: Embedder.encode calls OnnxEncoder.encode (same name, same file)
+            seconds = max(
+                (
+                    cumulative
+                    for (path, _, name), (_, _, _, cumulative, _) in stats.items()
+                    if name == function and path.endswith(suffix)
+                ),
+                default=0.0,
+            )
+            print(f"  {label:<52} {seconds:7.1f}s  {100 * seconds / total:4.0f}%")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
