@@ -9,7 +9,6 @@ the profile starts, as in bench/run.py.
 from __future__ import annotations
 
 import cProfile
-import os
 import pstats
 import shutil
 import sys
@@ -17,10 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from offline import prepare  # bench/ is the script's folder, so on sys.path
+
+ROOT = prepare()
 
 from corpus import write_corpus  # noqa: E402
 

@@ -31,13 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-for _name in [n for n in os.environ if n.startswith("RAG_")]:
-    del os.environ[_name]  # the bench sets what it measures
+from offline import prepare  # bench/ is the script's folder, so on sys.path
+
+ROOT = prepare()
 
 from corpus import write_corpus  # noqa: E402
 
