@@ -58,6 +58,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings.model_copy(update=overrides) if settings else Settings(**overrides)
         self._lock = threading.RLock()
+        self._uploading = threading.Lock()
         self._index: Index | None = None
         self._retriever: HybridRetriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
@@ -175,6 +176,10 @@ class Assistant:
         """
         corpus = Path(self.settings.corpus_dir)
         corpus.mkdir(parents=True, exist_ok=True)
+        with self._uploading:  # one upload at a time: each undo must see its own files
+            return self._upload(corpus, files)
+
+    def _upload(self, corpus: Path, files: Iterable[tuple[str, bytes]]) -> IngestReport:
         catalog = load_catalog(corpus)
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
         staged: list[StagedUpload] = []
@@ -189,11 +194,12 @@ class Assistant:
                     failed.append({"source": str(name), "reason": f"cannot store: {exc}"})
             report = self.ingest([s.target for s in staged]) if staged else IngestReport()
         except BaseException:
-            for upload in staged:
+            # Newest first: a name uploaded twice in one batch gets its original back.
+            for upload in reversed(staged):
                 upload.undo()
             raise
         not_indexed = {f["source"] for f in report.failed}
-        for upload in staged:
+        for upload in reversed(staged):
             if upload.target.name in not_indexed:
                 upload.undo()
             else:

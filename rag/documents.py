@@ -187,7 +187,11 @@ def stage_upload(
             raise DocumentError(str(exc).replace(temp.name, target.name)) from None
         previous = None
         if target.is_symlink() or target.exists():
-            previous = target.with_name(f".{target.name}.previous")
+            # A name of its own: another upload of the same file (this batch or another
+            # process) must not overwrite the version this one would put back.
+            previous = target.with_name(
+                f".{target.name}.{temp.stem.removeprefix('.upload-')}.previous"
+            )
             os.replace(target, previous)  # moves a symlink itself, never what it points to
         os.replace(temp, target)  # replaces a symlink itself, never writes through it
     finally:

@@ -208,6 +208,11 @@ def test_upload_stores_into_the_corpus_only_and_keeps_the_old_version_on_failure
         assistant.upload([("my notes.md", b"Third text."), ("fresh.md", b"Fresh text.")])
     assert sorted(p.name for p in corpus.iterdir()) == ["my_notes.md"]
     assert (corpus / "my_notes.md").read_text() == "New text."
+    # One name twice in a batch: the version from before the batch comes back.
+    with pytest.raises(RagError, match="unavailable"):
+        assistant.upload([("my notes.md", b"Fourth text."), ("my notes.md", b"Fifth text.")])
+    assert sorted(p.name for p in corpus.iterdir()) == ["my_notes.md"]
+    assert (corpus / "my_notes.md").read_text() == "New text."
 
 
 def test_upload_enforces_the_size_limit_and_refuses_empty_files(tmp_path: Path) -> None:
