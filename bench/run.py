@@ -35,7 +35,7 @@ from offline import prepare  # bench/ is the script's folder, so on sys.path
 
 ROOT = prepare()
 
-from corpus import write_corpus  # noqa: E402
+from corpus import GeneratedDocument, write_corpus  # noqa: E402
 
 BATCH = 64  # rag's default RAG_EMBED_BATCH_SIZE, used by every encoder here
 TOP_K = 6
@@ -228,6 +228,20 @@ def questions_for(docs: list[Any], count: int) -> list[str]:
     return [f"What does {d.name.rsplit('.', 1)[-1]} do?" for d in picked]
 
 
+def existing_corpus(folder: Path, size: int) -> list[GeneratedDocument]:
+    """The documents write_corpus wrote into folder earlier, read back (--reuse): the
+    generator's output depends on the packages installed, which may have changed since."""
+    files = sorted(folder.glob("gen*.txt"))
+    if len(files) != size:
+        raise SystemExit(f"--reuse: {folder} holds {len(files)} documents, not {size}")
+    docs = []
+    for path in files:
+        title, _, text = path.read_text().partition("\n\n")
+        name, _, kind = title.rpartition(" (")
+        docs.append(GeneratedDocument(name, kind.rstrip(")"), text.removesuffix("\n")))
+    return docs
+
+
 def bench_size(size: int, work: Path, model: Any, args: argparse.Namespace) -> dict[str, Any]:
     from rag import Assistant
     from rag.chunks import sentence_key, split_document
@@ -235,7 +249,9 @@ def bench_size(size: int, work: Path, model: Any, args: argparse.Namespace) -> d
 
     print(f"\n== {size} documents", flush=True)
     corpus = work / f"corpus-{size}"
-    docs = write_corpus(size, corpus)
+    # --reuse: the corpus and rag's index built by an earlier run (embedding 10,000
+    # documents takes an hour); the first ingest then only checks they agree.
+    docs = existing_corpus(corpus, size) if args.reuse else write_corpus(size, corpus)
     result: dict[str, Any] = {"documents": len(docs), "characters": sum(len(d.text) for d in docs)}
     questions = questions_for(docs, args.questions)
 
@@ -252,7 +268,9 @@ def bench_size(size: int, work: Path, model: Any, args: argparse.Namespace) -> d
     report = assistant.ingest()
     rag_seconds = time.perf_counter() - started
     assert not report.failed, report.failed
-    baselines = size <= args.baselines_up_to
+    if args.reuse and (report.embedded or report.added or report.updated or report.removed):
+        raise SystemExit(f"--reuse: the index in {work} did not match its corpus: {report}")
+    baselines = size <= args.baselines_up_to and not args.reuse
     passages: list[str] = []
     sentences: dict[str, str] = {}
     catalog = load_catalog(corpus)
@@ -262,13 +280,15 @@ def bench_size(size: int, work: Path, model: Any, args: argparse.Namespace) -> d
             passages.append(doc.text[passage.start : passage.end])
             for sentence in passage.sentences:
                 sentences.setdefault(sentence_key(sentence.meaning), sentence.meaning)
-    result |= {
-        "passages": len(passages),
-        "sentences_embedded": report.embedded,
-        "words_embedded": report.words_embedded,
-        "rag_ingest_s": rag_seconds,
-        "backend": assistant.embedder.backend,
-    }
+    result |= {"passages": len(passages), "backend": assistant.embedder.backend}
+    if args.reuse:
+        result["reused_index_check_s"] = rag_seconds
+    else:
+        result |= {
+            "sentences_embedded": report.embedded,
+            "words_embedded": report.words_embedded,
+            "rag_ingest_s": rag_seconds,
+        }
     print(f"rag ingest {rag_seconds:.1f}s, {len(passages)} passages", flush=True)
 
     naive = None
@@ -408,10 +428,24 @@ def markdown(info: dict[str, Any], results: dict[int, dict[str, Any]], command: 
     )
     row(
         "sentences / words embedded by rag",
-        lambda r: f"{r['sentences_embedded']:,} / {r.get('words_embedded', 0):,}",
+        lambda r: (
+            f"{r['sentences_embedded']:,} / {r.get('words_embedded', 0):,}"
+            if "sentences_embedded" in r
+            else "index reused"
+        ),
     )
-    row("rag ingest, default backend (s)", lambda r: f"{r['rag_ingest_s']:.1f} ({r['backend']})")
-    row("rag ingest passages/s", lambda r: f"{r['passages'] / r['rag_ingest_s']:.1f}")
+    row(
+        "rag ingest, default backend (s)",
+        lambda r: (
+            f"{r['rag_ingest_s']:.1f} ({r['backend']})"
+            if "rag_ingest_s" in r
+            else f"index reused ({r['backend']})"
+        ),
+    )
+    row(
+        "rag ingest passages/s",
+        lambda r: f"{r['passages'] / r['rag_ingest_s']:.1f}" if "rag_ingest_s" in r else "-",
+    )
     row("rag ingest on torch, the baselines' model object (s)", value("rag_torch_ingest_s", ".1f"))
     row("raw SentenceTransformer.encode of the passages (s)", value("raw_encode_passages_s", ".1f"))
     row("**ingest on torch ÷ raw encode of the passages**", ratio("ingest_vs_raw_passages"))
@@ -458,7 +492,15 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--work", type=Path, help="keep corpora and indexes here")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the corpus-N and rag-N an earlier run left in --work (no corpus "
+        "rewrite, no baselines; the first ingest must find nothing to do)",
+    )
     args = parser.parse_args()
+    if args.reuse and not args.work:
+        parser.error("--reuse needs --work")
 
     from sentence_transformers import SentenceTransformer
 
@@ -481,11 +523,12 @@ def main() -> int:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     command = "make bench BENCH_SIZES='" + " ".join(map(str, args.sizes)) + "'"
-    if args.backend or args.baselines_up_to != 1000:
+    if args.backend or args.baselines_up_to != 1000 or args.reuse:
         command = (
             f"python bench/run.py --sizes {' '.join(map(str, args.sizes))} "
             f"--baselines-up-to {args.baselines_up_to}"
             + (f" --backend {args.backend}" if args.backend else "")
+            + (f" --work {args.work} --reuse" if args.reuse else "")
         )
     text = markdown(info, results, command)
     print(text)
