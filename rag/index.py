@@ -217,19 +217,33 @@ class Index:
         self._records: dict[str, StoredDocument | None] = {}
         self._records_version = ""
         self._embedding_checked: str | None = None  # the version check_embedding passed at
+        self._pinned = threading.local()  # .token: the version for this thread's answer
 
     # ---- reading -------------------------------------------------------------------
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        """Hold while answering: no document changes under the reader's feet."""
+        """Hold while answering: no document changes under the reader's feet. The version
+        token is read once for the whole answer (this thread's reads of it are pinned):
+        a question checked it eight times, a Chroma read each."""
         with self._access.reading():
-            yield
+            outer = getattr(self._pinned, "token", None)
+            if outer is None:
+                self._pinned.token = self.version
+            try:
+                yield
+            finally:
+                if outer is None:
+                    self._pinned.token = None
 
     @property
     def version(self) -> str:
         """Changes whenever the indexed content changes, by any process writing to this
-        Chroma store (for caches built on it). Costs one small Chroma read."""
+        Chroma store (for caches built on it). Costs one small Chroma read (none inside
+        reading(), which read it once)."""
+        pinned = getattr(self._pinned, "token", None)
+        if pinned is not None:
+            return pinned
         got = self._state.get(ids=[_STATE_ID], include=["metadatas"])
         token = str(got["metadatas"][0]["version"]) if got["ids"] else ""
         if token != self._version:

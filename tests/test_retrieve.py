@@ -240,3 +240,40 @@ def test_a_damaged_snapshot_is_rebuilt_from_the_index(
     assert "Ignoring the lexical index" in caplog.text
     assert _state(lexical) == _state(LexicalIndex.build(first.index))
     assert LexicalIndex.load(snapshot) is not None  # rewritten whole
+
+
+def test_processes_sharing_the_store_see_each_others_refresh(
+    corpus_copy: Path, first, make_assistant, monkeypatch
+) -> None:
+    """Two assistants on one index folder stand for two processes: the one that ingests
+    updates the SQLite file in one transaction, the other reads it as it is, re-reading
+    nothing from Chroma."""
+    second = make_assistant(corpus_copy)
+    before = second.retriever.lexical()
+    (corpus_copy / "notes.md").write_text(NEW_SENTENCE + "\n")
+    first.ingest()
+
+    reads = _counting_reads(monkeypatch)
+    assert second.retriever.lexical() is before
+    assert reads == []  # first's refresh is already in the file
+    assert before.version == second.index.version
+    assert before.search("Patagonia herders", 3)[0][1] == "notes.md"
+    assert _state(before) == _state(LexicalIndex.build(second.index))
+
+
+def test_a_new_process_answers_without_reading_the_whole_catalog(
+    corpus_copy: Path, first, make_assistant, monkeypatch
+) -> None:
+    """A question reads the records of the documents it retrieved, not every record."""
+
+    def whole_catalog(self):
+        raise AssertionError("the whole catalog was read to answer a question")
+
+    monkeypatch.setattr(Index, "documents", whole_catalog)
+    second = make_assistant(corpus_copy)
+    answer = second.ask(LIN_YUN_QUESTION)
+    assert answer.citations[0].source == DOC_003
+    for citation in answer.citations:
+        assert second.document_text(citation.source)[citation.start : citation.end] == (
+            citation.quote
+        )
