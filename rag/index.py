@@ -359,12 +359,13 @@ class Index:
         if self._embedding_checked == version:
             return
         # Only records of another variant (or none named, i.e. the legacy one) come back:
-        # asking never reads the whole catalog for this.
-        others = self._documents.get(
-            where={"$and": [{"embedding": {"$ne": identity}}, {"content_hash": {"$ne": PENDING}}]},
-            include=["metadatas"],
-        )
-        stored = {str(m.get("embedding", LEGACY_IDENTITY)) for m in others["metadatas"] or []}
+        # asking never reads the whole catalog for this, and a sound index answers the
+        # first, one-record query with nothing.
+        other = {"$and": [{"embedding": {"$ne": identity}}, {"content_hash": {"$ne": PENDING}}]}
+        stored: set[str] = set()
+        if self._documents.get(where=other, limit=1, include=[])["ids"]:
+            others = self._documents.get(where=other, include=["metadatas"])
+            stored = {str(m.get("embedding", LEGACY_IDENTITY)) for m in others["metadatas"] or []}
         if stored - {identity}:
             same = self._documents.get(
                 where={"$and": [{"embedding": identity}, {"content_hash": {"$ne": PENDING}}]},
