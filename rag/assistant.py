@@ -85,13 +85,13 @@ class Assistant:
     def retriever(self) -> HybridRetriever:
         with self._lock:
             if self._retriever is None:
-                # The BM25 snapshot lives beside an embedded store; replicas of a Chroma
-                # server build theirs in memory (see README, "Scaling out").
+                # The BM25 store (SQLite) lives beside an embedded store; replicas of a
+                # Chroma server build theirs in memory (see README, "Scaling out").
                 snapshot = (
                     None
                     if self.settings.chroma_url
                     else Path(self.settings.index_dir)
-                    / f"{self.settings.collection}-lexical.pickle"
+                    / f"{self.settings.collection}-lexical.sqlite3"
                 )
                 self._retriever = HybridRetriever(self.index, snapshot)
             return self._retriever
@@ -318,6 +318,11 @@ class Assistant:
     def document_text(self, source: str) -> str:
         """The indexed text of a source; citation offsets index into it."""
         return self.index.document_text(source)
+
+    @_server_outage_is_an_error
+    def has_documents(self) -> bool:
+        """Whether anything is indexed; cheaper than sources() on a large index."""
+        return self.index.has_documents()
 
     @_server_outage_is_an_error
     def sources(self) -> list[dict[str, Any]]:

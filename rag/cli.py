@@ -146,11 +146,15 @@ def _discard_index(index_dir: Path) -> None:
 
 def _index_entry(path: Path) -> bool:
     """Chroma's database (and its journal files), one of its segment folders, or the BM25
-    snapshot kept beside them (and the temporary file of an interrupted save)."""
+    store kept beside them (SQLite and its journals; a pickle before; the temporary file
+    of an interrupted save)."""
     if path.is_dir() and not path.is_symlink():
         return bool(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", path.name))
     return path.name.startswith("chroma.sqlite3") or bool(
-        re.fullmatch(r"\.?[\w.-]+-lexical\.pickle(\.\d+\.\d+)?", path.name)
+        re.fullmatch(
+            r"\.?[\w.-]+-lexical\.(pickle|sqlite3(-wal|-shm|-journal)?)(\.\d+\.\d+)?",
+            path.name,
+        )
     )
 
 
@@ -238,7 +242,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _ensure_indexed(assistant) -> None:
     """First use on a fresh machine: build the index rather than answer from nothing."""
-    if not assistant.sources():
+    if not assistant.has_documents():
         report = assistant.ingest(show_progress=False)
         for failure in report.failed:
             print(f"failed: {failure['source']}: {failure['reason']}", file=sys.stderr)

@@ -212,19 +212,38 @@ class Index:
         self._version = ""  # the token the cached catalog was read at
         self._catalog: dict[str, StoredDocument] | None = None
         self._texts: dict[str, tuple[str, str]] = {}  # source -> (hash, text)
+        # Records read one by one (documents_of) at self._version, when the whole catalog
+        # was not needed: a question reads a few dozen of them, not ten thousand.
+        self._records: dict[str, StoredDocument | None] = {}
+        self._records_version = ""
+        self._embedding_checked: str | None = None  # the version check_embedding passed at
+        self._pinned = threading.local()  # .token: the version for this thread's answer
 
     # ---- reading -------------------------------------------------------------------
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        """Hold while answering: no document changes under the reader's feet."""
+        """Hold while answering: no document changes under the reader's feet. The version
+        token is read once for the whole answer (this thread's reads of it are pinned):
+        a question checked it eight times, a Chroma read each."""
         with self._access.reading():
-            yield
+            outer = getattr(self._pinned, "token", None)
+            if outer is None:
+                self._pinned.token = self.version
+            try:
+                yield
+            finally:
+                if outer is None:
+                    self._pinned.token = None
 
     @property
     def version(self) -> str:
         """Changes whenever the indexed content changes, by any process writing to this
-        Chroma store (for caches built on it). Costs one small Chroma read."""
+        Chroma store (for caches built on it). Costs one small Chroma read (none inside
+        reading(), which read it once)."""
+        pinned = getattr(self._pinned, "token", None)
+        if pinned is not None:
+            return pinned
         got = self._state.get(ids=[_STATE_ID], include=["metadatas"])
         token = str(got["metadatas"][0]["version"]) if got["ids"] else ""
         if token != self._version:
@@ -255,8 +274,31 @@ class Index:
             self._catalog = catalog
         return catalog
 
+    def documents_of(self, sources: Iterable[str]) -> dict[str, StoredDocument]:
+        """The records of these sources (those indexed), without reading the whole
+        catalog: cached until the version token changes, like documents()."""
+        self.version  # noqa: B018 - drops cached records if another process wrote
+        if self._catalog is not None:
+            return {s: self._catalog[s] for s in sources if s in self._catalog}
+        if self._records_version != self._version:
+            self._records = {}
+            self._records_version = self._version
+        wanted = list(dict.fromkeys(sources))
+        unread = [s for s in wanted if s not in self._records]
+        for batch in _batches(unread, _LOOKUP_BATCH):
+            got = self._documents.get(ids=batch, include=["metadatas"])
+            found = dict(zip(got["ids"], got["metadatas"] or []))
+            for source in batch:
+                meta = found.get(source)
+                self._records[source] = _stored_document(source, meta) if meta else None
+        return {s: record for s in wanted if (record := self._records[s]) is not None}
+
+    def has_documents(self) -> bool:
+        """Whether anything is indexed (one small read, not the catalog)."""
+        return bool(self._documents.get(limit=1, include=[])["ids"])
+
     def document_text(self, source: str) -> str:
-        stored = self.documents().get(source)
+        stored = self.documents_of([source]).get(source)
         if stored is None:
             raise UnknownSourceError(f"'{source}' is not an indexed source.")
         cached = self._texts.get(source)
@@ -286,12 +328,10 @@ class Index:
         # Queried on the raw collection (not ChromaVectorStore.query) because we
         # need the cosine itself and each hit's embedding for sentence scoring.
         self.check_embedding()
-        total = self.count_sentences()
-        if total == 0:
-            return []
+        # No count() first: Chroma returns what it has when n exceeds it (none when empty).
         got = self._sentences.query(
             query_embeddings=[query.tolist()],
-            n_results=min(n, total),
+            n_results=n,
             include=["metadatas", "documents", "distances", "embeddings"],
         )
         hits = zip(
@@ -315,8 +355,24 @@ class Index:
         and the next full `rag ingest` does exactly that, reusing nothing across variants).
         """
         identity = embedding_identity(self.embedder)
-        stored = {d.embedding for d in self.documents().values() if d.content_hash != PENDING}
+        version = self.version
+        if self._embedding_checked == version:
+            return
+        # Only records of another variant (or none named, i.e. the legacy one) come back:
+        # asking never reads the whole catalog for this, and a sound index answers the
+        # first, one-record query with nothing.
+        other = {"$and": [{"embedding": {"$ne": identity}}, {"content_hash": {"$ne": PENDING}}]}
+        stored: set[str] = set()
+        if self._documents.get(where=other, limit=1, include=[])["ids"]:
+            others = self._documents.get(where=other, include=["metadatas"])
+            stored = {str(m.get("embedding", LEGACY_IDENTITY)) for m in others["metadatas"] or []}
         if stored - {identity}:
+            same = self._documents.get(
+                where={"$and": [{"embedding": identity}, {"content_hash": {"$ne": PENDING}}]},
+                limit=1,
+                include=[],
+            )
+            stored |= {identity} if same["ids"] else set()
             backend = getattr(innermost(self.embedder), "backend", "?")
             raise EmbeddingMismatchError(
                 f"The index holds {', '.join(sorted(stored))} vectors but "
@@ -324,6 +380,7 @@ class Index:
                 "Run `rag ingest` to re-embed the corpus with this backend, or set "
                 "RAG_EMBED_BACKEND to the one the index was built with."
             )
+        self._embedding_checked = version
 
     def sentences_of(self, passage_ids: Sequence[str]) -> list[StoredSentence]:
         found: list[StoredSentence] = []

@@ -8,12 +8,12 @@ what the answer stage scores.
 
 from __future__ import annotations
 
-import heapq
+import json
 import logging
 import math
 import os
-import pickle
 import re
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -29,7 +29,6 @@ from rag.index import Index, StoredSentence
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_MAGIC = b"rag-lexical-1\n"  # bump when LexicalIndex's fields change
 RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 DUPLICATE_COSINE = 0.95  # passages this close retell the same text
 
@@ -145,17 +144,6 @@ def bm25_terms(text: str) -> list[str]:
     return _stemmer().stemWords([w for w in words(text) if len(w) > 1 and w not in drop])
 
 
-@dataclass(frozen=True, slots=True)
-class _LexicalPassage:
-    id: str
-    source: str
-    start: int
-    end: int
-    length: int  # BM25 terms in it
-    terms: tuple[str, ...]  # distinct BM25 terms (to remove its postings)
-    stems: frozenset[str]  # distinct content stems (for df)
-
-
 @dataclass(frozen=True)
 class TopicTerms:
     """Passage counts of content stems over a set of documents (see LexicalIndex.topic);
@@ -168,116 +156,234 @@ class TopicTerms:
         return math.log(1 + (self.size + 1) / (self.df.get(stem, 0) + 0.5))
 
 
+LEXICAL_FORMAT = "rag-lexical-sqlite-1"  # bump when the tables below change
+_REFRESH_BATCH = 500  # documents tokenized per merge into the stored postings
+_BUSY_SECONDS = 600.0  # another process refreshing the same file: wait for it
+
+# One row per document (its content hash, distinct BM25 terms and content-stem counts),
+# one per passage (span and BM25 length), one per BM25 term (its postings as one blob of
+# int32 arrays: passage ids ascending, term frequencies, passage lengths), one per content
+# stem (passages containing it). Postings are read per query term only; a blob keeps even
+# a term found in every passage one read, scored with numpy.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources(
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    passages INTEGER NOT NULL,
+    terms TEXT NOT NULL,
+    stems TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages(
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    span_start INTEGER NOT NULL,
+    span_end INTEGER NOT NULL,
+    length INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_of_source ON passages(source_id);
+CREATE TABLE IF NOT EXISTS postings(term TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS stems(stem TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+
+class LexicalIndexDamaged(Exception):
+    """The store on disk cannot be read as a lexical index of this format."""
+
+
+def _decode_postings(blob: bytes) -> np.ndarray:
+    """(3, n) int32: passage ids (ascending), term frequencies, passage lengths."""
+    return np.frombuffer(blob, dtype=np.int32).reshape(3, -1)
+
+
 class LexicalIndex:
     """BM25 over every passage, plus document frequencies for term weighting.
 
     Written here rather than through llama-index's BM25Retriever because bm25s freezes
     its index in a sparse matrix: every ingest or delete would re-tokenize and re-index
-    the whole corpus. This one keeps postings per passage and is updated per document:
+    the whole corpus. This one keeps postings per term and is updated per document:
     `refresh` reads only documents whose content hash changed and drops deleted ones.
     Tokenization and scoring follow bm25s's defaults (Lucene BM25, k1=1.5, b=0.75, its
     English stopwords, the Snowball stemmer), so rankings match BM25Retriever's.
+
+    It lives in SQLite: a file beside the embedded Chroma store (`path`), or in memory
+    (path None: a Chroma server's replicas build their own). A process opens the file and
+    reads only the postings of a question's terms, instead of holding every passage in
+    Python objects. Every refresh is one transaction, version token included, so
+    processes sharing the file see the old or the new state, never half of one.
 
     The data lives in Chroma (document texts and passage spans); this is a cache over
     it, keyed on the index's version token, which changes with every write by any
     process: replicas sharing one Chroma server each refresh theirs and agree.
     """
 
-    def __init__(self) -> None:
-        self.size = 0  # passages
-        self.df: Counter[str] = Counter()  # content stem -> passages containing it
-        self.version: str | None = None  # Index.version this reflects
-        self._postings: dict[str, dict[str, int]] = {}  # BM25 term -> {passage id: tf}
-        self._passages: dict[str, _LexicalPassage] = {}
-        self._sources: dict[str, tuple[str, list[_LexicalPassage]]] = {}  # source -> hash, ...
-        self._total_length = 0
+    def __init__(self, path: Path | None = None) -> None:
+        """Open (or create) the store at path; LexicalIndexDamaged when it is unreadable."""
+        self.path = path
         self._stem_cache: dict[str, str] = {}  # word -> stem; PyStemmer per call is slow
-        # Updated in place, so searches in other threads wait for a refresh to finish.
+        # One connection, shared by threads one at a time: a search takes milliseconds.
         self._lock = threading.RLock()
+        self._db = self._connect(path)
+
+    @staticmethod
+    def _connect(path: Path | None) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            str(path) if path else ":memory:",
+            timeout=_BUSY_SECONDS,
+            isolation_level=None,  # transactions are explicit (BEGIN ... COMMIT)
+            check_same_thread=False,
+        )
+        try:
+            if path:
+                db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a refresh
+                db.execute("PRAGMA synchronous=NORMAL")  # a cache: atomic is enough
+                db.execute("PRAGMA journal_size_limit=8388608")  # after a big rebuild
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if not tables:
+                db.executescript(_SCHEMA)
+                db.execute("INSERT INTO meta VALUES ('format', ?)", (LEXICAL_FORMAT,))
+            found = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            if not found or found[0] != LEXICAL_FORMAT:
+                raise LexicalIndexDamaged(f"not a lexical index of format {LEXICAL_FORMAT}")
+        except (sqlite3.DatabaseError, LexicalIndexDamaged) as exc:
+            db.close()
+            raise LexicalIndexDamaged(str(exc)) from exc
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
     @classmethod
-    def build(cls, index: Index) -> LexicalIndex:
-        lexical = cls()
+    def build(cls, index: Index, path: Path | None = None) -> LexicalIndex:
+        lexical = cls(path)
         lexical.refresh(index)
         return lexical
 
-    # ---- a snapshot on disk, so a new process need not read every document ---------
+    # ---- on disk, so a new process need not read every document -------------------
 
-    def __getstate__(self) -> dict[str, Any]:
-        with self._lock:
-            state = dict(self.__dict__)
-        del state["_lock"], state["_stem_cache"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._stem_cache = {}
-        self._lock = threading.RLock()
+    @classmethod
+    def open(cls, path: Path) -> LexicalIndex:
+        """The store at path; a damaged or foreign one is replaced by an empty one (with a
+        warning), which the next refresh fills from the index: it is only a cache of it."""
+        try:
+            return cls(path)
+        except LexicalIndexDamaged as exc:
+            log.warning("Ignoring the lexical index at %s (%s); rebuilding it.", path, exc)
+            for leftover in _store_files(path):
+                leftover.unlink(missing_ok=True)
+            return cls(path)
 
     def save(self, path: Path) -> None:
-        """Write atomically (temp file, then rename): readers see the old or the new one."""
+        """Write a copy to path atomically (temp file, then rename): readers see the old
+        or the new one. A store already at path is saved by every refresh's commit."""
+        if self.path is not None and path.resolve() == self.path.resolve():
+            return
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        with temporary.open("wb") as out:
-            out.write(SNAPSHOT_MAGIC)
-            pickle.dump(self, out, protocol=pickle.HIGHEST_PROTOCOL)
+        temporary.unlink(missing_ok=True)
+        copy = sqlite3.connect(str(temporary))
+        try:
+            with self._lock:
+                self._db.backup(copy)
+        finally:
+            copy.close()
+        for leftover in _store_files(path)[1:]:
+            leftover.unlink(missing_ok=True)
         os.replace(temporary, path)
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex | None:
-        """The snapshot at path, or None when there is none or it cannot be read (then
-        the caller builds from the index: the snapshot is only a cache of it).
-
-        pickle runs code from the file it reads: the snapshot lives in the index folder,
-        which only the user's own rag writes, like the Chroma files beside it.
-        """
+        """The store at path, or None when there is none or it cannot be read (then the
+        caller builds from the index: the store is only a cache of it)."""
+        if not path.is_file():
+            return None
         try:
-            with path.open("rb") as found:
-                if found.read(len(SNAPSHOT_MAGIC)) != SNAPSHOT_MAGIC:
-                    raise ValueError("not a snapshot of this version")
-                lexical = pickle.load(found)
-        except FileNotFoundError:
+            return cls(path)
+        except LexicalIndexDamaged as exc:
+            log.warning("Ignoring the lexical index at %s (%s); rebuilding it.", path, exc)
             return None
-        except Exception as exc:  # any damage: rebuild from the index, and say so
-            log.warning("Ignoring the lexical index snapshot %s (%s); rebuilding it.", path, exc)
-            return None
-        return lexical if isinstance(lexical, cls) else None
+
+    # ---- what it reflects --------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        found = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return found[0] if found else None
+
+    def _counts(self) -> tuple[int, int]:
+        """(passages, their total BM25 length)."""
+        return int(self._meta("size") or 0), int(self._meta("total_length") or 0)
+
+    @property
+    def version(self) -> str | None:
+        """The Index.version this reflects (None before the first refresh)."""
+        with self._lock:
+            return self._meta("version")
+
+    @property
+    def size(self) -> int:
+        """Passages indexed."""
+        with self._lock:
+            return self._counts()[0]
 
     # ---- keeping in step with the index ----------------------------------------------
 
     def refresh(self, index: Index) -> tuple[int, int]:
         """Bring this in line with the index; returns (documents read, documents dropped)."""
         with self._lock:
-            return self._refresh(index)
+            version = index.version
+            if self.path is not None and self.version == version:
+                return 0, 0  # another process brought the file up to date meanwhile
+            catalog = index.documents()
+            self._db.execute("BEGIN IMMEDIATE")  # one writer per file; readers go on
+            try:
+                counts = self._refresh(index, version, catalog)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return counts
 
-    def _refresh(self, index: Index) -> tuple[int, int]:
-        version = index.version
-        catalog = index.documents()
+    def _refresh(self, index: Index, version: str, catalog: dict[str, Any]) -> tuple[int, int]:
+        stored = dict(self._db.execute("SELECT source, content_hash FROM sources"))
         stale = [
             source
-            for source, (content_hash, _) in self._sources.items()
+            for source, content_hash in stored.items()
             if source not in catalog or catalog[source].content_hash != content_hash
         ]
-        for source in stale:
-            self._remove(source)
-        missing = [source for source in catalog if source not in self._sources]
-        for source, (content_hash, text) in index.document_records(missing).items():
-            # The record's own hash: a text and its passage spans are written together.
-            stored = catalog[source]
-            if stored.content_hash != content_hash:
-                continue  # rewritten meanwhile; the next version change brings it
-            self._add(source, content_hash, text, stored.passages)
-        self.version = version
+        self._remove(stale)
+        kept = set(stored) - set(stale)
+        missing = [source for source in catalog if source not in kept]
+        for batch in (
+            missing[i : i + _REFRESH_BATCH] for i in range(0, len(missing), _REFRESH_BATCH)
+        ):
+            added = []
+            for source, (content_hash, text) in index.document_records(batch).items():
+                # The record's own hash: a text and its passage spans are written together.
+                record = catalog[source]
+                if record.content_hash != content_hash:
+                    continue  # rewritten meanwhile; the next version change brings it
+                added.append((source, content_hash, text, record.passages))
+            self._add(added)
+        self._set_meta("version", version)
         return len(missing), len(stale)
 
-    def _add(
-        self, source: str, content_hash: str, text: str, spans: Sequence[tuple[int, int]]
-    ) -> None:
-        passages = []
+    def _set_meta(self, key: str, value: str | int) -> None:
+        self._db.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
+
+    def _tokenize(
+        self, source: str, text: str, spans: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int, int, Counter[str], set[str]]]:
+        """Per passage: (start, end, BM25 length, BM25 term counts, distinct content stems)."""
         content_drop = stopwords()
         bm25_drop = bm25_stopwords()
         stem = self._stem_cache
-        postings = self._postings
-        for position, (start, end) in enumerate(spans):
+        passages = []
+        for start, end in spans:
             body_words = words(text[start:end])
             # The passage's source and offsets are part of its BM25 text, as they were in
             # llama-index's BM25Retriever (metadata in MetadataMode.EMBED content): file
@@ -287,51 +393,127 @@ class LexicalIndex:
             if new:
                 stem.update(zip(new, _stemmer().stemWords(new)))
             terms = Counter([stem[w] for w in bm25_words if len(w) > 1 and w not in bm25_drop])
-            pid = passage_id(source, position)
-            passage = _LexicalPassage(
-                pid,
-                source,
-                start,
-                end,
-                sum(terms.values()),
-                tuple(terms),
-                frozenset([stem[w] for w in body_words if w not in content_drop]),
-            )
-            for term, tf in terms.items():
-                found = postings.get(term)
-                if found is None:
-                    postings[term] = {pid: tf}
-                else:
-                    found[pid] = tf
-            self.df.update(passage.stems)
-            self._passages[pid] = passage
-            self._total_length += passage.length
-            passages.append(passage)
-        self.size += len(passages)
-        self._sources[source] = (content_hash, passages)
+            stems_in = {stem[w] for w in body_words if w not in content_drop}
+            passages.append((start, end, sum(terms.values()), terms, stems_in))
         if len(stem) > 500_000:  # bound the cache on huge vocabularies
             stem.clear()
+        return passages
 
-    def _remove(self, source: str) -> None:
-        _, passages = self._sources.pop(source)
-        for passage in passages:
-            for term in passage.terms:
-                postings = self._postings[term]
-                del postings[passage.id]
-                if not postings:
-                    del self._postings[term]
-            self.df.subtract(passage.stems)
-            for stem in passage.stems:
-                if self.df[stem] <= 0:
-                    del self.df[stem]
-            del self._passages[passage.id]
-            self._total_length -= passage.length
-        self.size -= len(passages)
+    def _add(self, documents: Sequence[tuple[str, str, str, Sequence[tuple[int, int]]]]) -> None:
+        """Index these (source, content hash, text, passage spans) in the open transaction."""
+        db = self._db
+        size, total_length = self._counts()
+        next_id = int(self._meta("next_passage") or 1)
+        new_postings: dict[str, list[tuple[int, int, int]]] = {}
+        df: Counter[str] = Counter()
+        passage_rows = []
+        for source, content_hash, text, spans in documents:
+            passages = self._tokenize(source, text, spans)
+            in_document: Counter[str] = Counter()
+            for position, (start, end, length, terms, stems_in) in enumerate(passages):
+                pid = next_id
+                next_id += 1
+                for term, tf in terms.items():
+                    new_postings.setdefault(term, []).append((pid, tf, length))
+                in_document.update(stems_in)
+                total_length += length
+                passage_rows.append((pid, source, position, start, end, length))
+            size += len(passages)
+            df.update(in_document)
+            terms_of_document = dict.fromkeys(t for p in passages for t in p[3])
+            db.execute(
+                "INSERT INTO sources(source, content_hash, passages, terms, stems) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    source,
+                    content_hash,
+                    len(passages),
+                    "\n".join(terms_of_document),
+                    json.dumps(in_document, separators=(",", ":")),
+                ),
+            )
+        source_ids = (
+            dict(
+                db.execute(
+                    f"SELECT source, id FROM sources WHERE source IN ({_marks(len(documents))})",
+                    [d[0] for d in documents],
+                )
+            )
+            if documents
+            else {}
+        )
+        db.executemany(
+            "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
+            [(pid, source_ids[s], pos, a, b, n) for pid, s, pos, a, b, n in passage_rows],
+        )
+        for term, entries in new_postings.items():
+            added = np.array(entries, dtype=np.int32).T
+            found = db.execute("SELECT data FROM postings WHERE term = ?", (term,)).fetchone()
+            data = np.concatenate([_decode_postings(found[0]), added], axis=1) if found else added
+            self._store_postings(term, data)
+        db.executemany(
+            "INSERT INTO stems VALUES (?, ?) ON CONFLICT(stem) DO UPDATE SET df = df + excluded.df",
+            df.items(),
+        )
+        self._set_meta("size", size)
+        self._set_meta("total_length", total_length)
+        self._set_meta("next_passage", next_id)
+
+    def _store_postings(self, term: str, data: np.ndarray) -> None:
+        if data.shape[1]:
+            self._db.execute(
+                "INSERT INTO postings VALUES (?, ?) "
+                "ON CONFLICT(term) DO UPDATE SET data = excluded.data",
+                (term, np.ascontiguousarray(data, dtype=np.int32).tobytes()),
+            )
+        else:
+            self._db.execute("DELETE FROM postings WHERE term = ?", (term,))
+
+    def _remove(self, sources: Sequence[str]) -> None:
+        """Drop these documents' passages, postings and stem counts (open transaction)."""
+        if not sources:
+            return
+        db = self._db
+        size, total_length = self._counts()
+        removed: list[int] = []
+        terms: set[str] = set()
+        df: Counter[str] = Counter()
+        for source in sources:
+            source_id, count, terms_of_document, stems_json = db.execute(
+                "SELECT id, passages, terms, stems FROM sources WHERE source = ?", (source,)
+            ).fetchone()
+            rows = db.execute(
+                "SELECT id, length FROM passages WHERE source_id = ?", (source_id,)
+            ).fetchall()
+            removed.extend(pid for pid, _ in rows)
+            total_length -= sum(length for _, length in rows)
+            size -= count
+            terms.update(filter(None, terms_of_document.split("\n")))
+            df.update(json.loads(stems_json))
+            db.execute("DELETE FROM passages WHERE source_id = ?", (source_id,))
+            db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+        gone = np.array(sorted(removed), dtype=np.int32)
+        for term in terms:
+            found = db.execute("SELECT data FROM postings WHERE term = ?", (term,)).fetchone()
+            if found:
+                data = _decode_postings(found[0])
+                self._store_postings(term, data[:, ~np.isin(data[0], gone, assume_unique=True)])
+        db.executemany(
+            "UPDATE stems SET df = df - ? WHERE stem = ?", [(n, s) for s, n in df.items()]
+        )
+        db.execute("DELETE FROM stems WHERE df <= 0")
+        self._set_meta("size", size)
+        self._set_meta("total_length", total_length)
 
     # ---- reading ---------------------------------------------------------------------
 
+    def _stem_df(self, stem: str) -> int:
+        found = self._db.execute("SELECT df FROM stems WHERE stem = ?", (stem,)).fetchone()
+        return int(found[0]) if found else 0
+
     def idf(self, stem: str) -> float:
-        return math.log(1 + (self.size + 1) / (self.df.get(stem, 0) + 0.5))
+        with self._lock:
+            return math.log(1 + (self._counts()[0] + 1) / (self._stem_df(stem) + 0.5))
 
     def topic(self, sources: Iterable[str]) -> TopicTerms:
         """Term statistics of the documents an answer draws on, each document weighing
@@ -346,78 +528,161 @@ class LexicalIndex:
         """
         weights = Counter(dict.fromkeys(sources, 1))
         total = sum(weights.values())
+        with self._lock:
+            found = {
+                source: (count, stems_json)
+                for source, count, stems_json in self._db.execute(
+                    f"SELECT source, passages, stems FROM sources WHERE source IN "
+                    f"({_marks(len(weights))})",
+                    list(weights),
+                )
+            }
         share: Counter[str] = Counter()
         size = 0.0
-        with self._lock:
-            for source, count in weights.items():
-                passages = self._sources.get(source, ("", []))[1]
-                if not passages:
-                    continue
-                weight = count / total
-                size += len(passages)
-                in_document = Counter(stem for p in passages for stem in p.stems)
-                for stem, df in in_document.items():
-                    share[stem] += weight * df / len(passages)
+        for source, count in weights.items():
+            passages, stems_json = found.get(source, (0, "{}"))
+            if not passages:
+                continue
+            weight = count / total
+            size += passages
+            for stem, df in json.loads(stems_json).items():
+                share[stem] += weight * df / passages
         return TopicTerms(size, {stem: value * size for stem, value in share.items()})
 
     def known(self, stem: str) -> bool:
-        return stem in self.df
+        with self._lock:
+            return self._stem_df(stem) > 0
 
     def search(self, query: str, k: int) -> list[tuple[str, str, int, int, float]]:
         """(passage id, source, start, end, score) for passages sharing a term with the query,
         best first: Lucene BM25 summed over the query's terms (repeats count again)."""
-        if not stems(query):
+        if not stems(query) or k <= 0:
             return []
+        terms = bm25_terms(query)
         with self._lock:
-            return self._search(query, k) if self.size else []
+            self._db.execute("BEGIN")  # one snapshot of the file for the whole search
+            try:
+                return self._search(terms, k)
+            finally:
+                self._db.execute("COMMIT")
 
-    def _search(self, query: str, k: int) -> list[tuple[str, str, int, int, float]]:
-        average = (self._total_length / self.size) or 1.0
-        scores: dict[str, float] = {}
-        for term in bm25_terms(query):
-            postings = self._postings.get(term)
-            if not postings:
+    def _search(self, terms: list[str], k: int) -> list[tuple[str, str, int, int, float]]:
+        size, total_length = self._counts()
+        if not size:
+            return []
+        average = (total_length / size) or 1.0
+        postings = {}
+        for term in dict.fromkeys(terms):
+            found = self._db.execute("SELECT data FROM postings WHERE term = ?", (term,))
+            row = found.fetchone()
+            if row:
+                postings[term] = _decode_postings(row[0])
+        if not postings:
+            return []
+        # Scores accumulate per passage id in a dense array: the same float operations,
+        # in the same order, as summing term by term in a dict.
+        scores = np.zeros(max(int(p[0, -1]) for p in postings.values()) + 1)
+        for term in terms:
+            found_postings = postings.get(term)
+            if found_postings is None:
                 continue
-            df = len(postings)
-            idf = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
-            for pid, tf in postings.items():
-                norm = BM25_K1 * (1 - BM25_B + BM25_B * self._passages[pid].length / average)
-                scores[pid] = scores.get(pid, 0.0) + idf * tf / (norm + tf)
-        best = heapq.nlargest(k, scores.items(), key=lambda item: item[1])
+            pids, tf, length = found_postings
+            df = pids.size
+            idf = math.log(1 + (size - df + 0.5) / (df + 0.5))
+            tf = tf.astype(np.float64)
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
+            scores[pids] += idf * tf / (norm + tf)
+        hit = np.flatnonzero(scores > 0)
+        value = scores[hit]
+        if hit.size > k:  # the k best, ties kept whole at the cut, then ordered
+            kth = np.partition(value, hit.size - k)[hit.size - k]
+            hit, value = hit[value >= kth], value[value >= kth]
+        order = np.lexsort((hit, -value))[:k]  # best first; ties in indexing order
+        best = [(int(hit[i]), float(value[i])) for i in order]
+        rows = {
+            pid: (source, position, start, end)
+            for pid, source, position, start, end in self._db.execute(
+                "SELECT p.id, s.source, p.position, p.span_start, p.span_end FROM passages p "
+                f"JOIN sources s ON s.id = p.source_id WHERE p.id IN ({_marks(len(best))})",
+                [pid for pid, _ in best],
+            )
+        }
         return [
-            (pid, p.source, p.start, p.end, score)
+            (passage_id(source, position), source, start, end, score)
             for pid, score in best
-            if score > 0
-            for p in (self._passages[pid],)
+            for source, position, start, end in (rows[pid],)
         ]
+
+    def contents(self) -> dict[str, Any]:
+        """Everything a search or a term weight depends on, by passage id (not by the store's
+        own row ids): two stores holding the same passages compare equal."""
+        with self._lock:
+            names = {
+                pid: passage_id(source, position)
+                for pid, source, position in self._db.execute(
+                    "SELECT p.id, s.source, p.position FROM passages p "
+                    "JOIN sources s ON s.id = p.source_id"
+                )
+            }
+            lengths = {
+                names[pid]: length
+                for pid, length in self._db.execute("SELECT id, length FROM passages")
+            }
+            postings = {
+                term: {names[int(pid)]: int(tf) for pid, tf, _ in _decode_postings(blob).T.tolist()}
+                for term, blob in self._db.execute("SELECT term, data FROM postings")
+            }
+            return {
+                "size": self._counts()[0],
+                "total_length": self._counts()[1],
+                "df": dict(self._db.execute("SELECT stem, df FROM stems")),
+                "postings": postings,
+                "passages": lengths,
+            }
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _store_files(path: Path) -> list[Path]:
+    """The SQLite file and its journals."""
+    return [path] + [path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal")]
 
 
 class HybridRetriever:
     def __init__(self, index: Index, snapshot: Path | None = None) -> None:
         self.index = index
-        self.snapshot = snapshot  # where the BM25 index is kept between processes
+        self.snapshot = snapshot  # the BM25 index's SQLite file (None: in memory)
         self._lexical: LexicalIndex | None = None
         self._lock = threading.Lock()
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index, refreshed (only what changed) when the index's version moved.
 
-        A new process starts from the snapshot when there is one: refresh() then reads
-        only the documents whose content hash differs, instead of every document."""
+        With a snapshot path, a new process opens the SQLite store there: nothing is read
+        from Chroma unless the index changed since, and then only the documents whose
+        content hash differs."""
         with self._lock:
             if self._lexical is None:
-                self._lexical = (self.snapshot and LexicalIndex.load(self.snapshot)) or (
-                    LexicalIndex()
-                )
+                if self.snapshot is None:
+                    self._lexical = LexicalIndex()
+                else:
+                    # The pickle the store replaces (rag before 2026-11-26): space to give back.
+                    self.snapshot.with_suffix(".pickle").unlink(missing_ok=True)
+                    self._lexical = LexicalIndex.open(self.snapshot)
             if self._lexical.version != self.index.version:
-                read, dropped = self._lexical.refresh(self.index)
-                if self.snapshot and (read or dropped):
-                    self._lexical.save(self.snapshot)
+                self._lexical.refresh(self.index)
             return self._lexical
 
     def retrieve(self, query: str, k: int) -> Retrieval:
         query_embedding = self.index.embedder.encode_one(query)
-        catalog = self.index.documents()
+        dense_hits = self.index.nearest_sentences(query_embedding, max(100, 10 * k))
+        lexical_hits = self.lexical().search(query, max(50, 5 * k))
+        # Titles and passage spans of the hits' documents only, not the whole catalog.
+        catalog = self.index.documents_of(
+            [s.source for s, _ in dense_hits] + [hit[1] for hit in lexical_hits]
+        )
         candidates: dict[str, RetrievedPassage] = {}
 
         def candidate(pid: str, source: str, start: int, end: int) -> RetrievedPassage:
@@ -426,7 +691,6 @@ class HybridRetriever:
                 candidates[pid] = RetrievedPassage(pid, source, title, start, end, 0.0, 0.0, 0.0)
             return candidates[pid]
 
-        dense_hits = self.index.nearest_sentences(query_embedding, max(100, 10 * k))
         dense_order: list[str] = []
         for sentence, cosine in dense_hits:
             pid = passage_id(sentence.source, sentence.passage)
@@ -442,9 +706,7 @@ class HybridRetriever:
                 passage.dense = cosine
         for rank, pid in enumerate(dense_order):
             candidates[pid].score += 1.0 / (RRF_K + rank + 1)
-        for rank, (pid, source, start, end, score) in enumerate(
-            self.lexical().search(query, max(50, 5 * k))
-        ):
+        for rank, (pid, source, start, end, score) in enumerate(lexical_hits):
             passage = candidate(pid, source, start, end)
             passage.bm25 = score
             passage.score += 1.0 / (RRF_K + rank + 1)

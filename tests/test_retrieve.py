@@ -3,6 +3,7 @@ state through the version token in Chroma."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -25,15 +26,9 @@ QUERIES = [
 ]
 
 
-def _state(lexical: LexicalIndex) -> tuple:
+def _state(lexical: LexicalIndex) -> dict:
     """Everything a search or a term weight depends on."""
-    return (
-        lexical.size,
-        dict(lexical.df),
-        {t: dict(p) for t, p in lexical._postings.items()},
-        lexical._total_length,
-        sorted(lexical._passages),
-    )
+    return lexical.contents()
 
 
 def test_bm25_ranks_passages_as_llama_index_bm25retriever_does(assistant) -> None:
@@ -182,10 +177,19 @@ def test_a_write_through_another_client_is_seen(corpus_copy: Path, make_assistan
 
 @pytest.fixture
 def first(corpus_copy: Path, make_assistant):
-    """An ingested assistant with a BM25 snapshot beside its embedded store."""
+    """An ingested assistant with its BM25 store (SQLite) beside its embedded store."""
     assistant = make_assistant(corpus_copy)
     assistant.ingest()
     return assistant
+
+
+def _release(assistant) -> Path:
+    """Close the assistant's BM25 store (as its process exiting would), so the file alone
+    holds it; returns the file."""
+    snapshot = assistant.retriever.snapshot
+    assistant.retriever.lexical().close()
+    assert not snapshot.with_name(snapshot.name + "-wal").exists()
+    return snapshot
 
 
 def test_a_new_process_starts_from_the_snapshot_without_reading_documents(
@@ -193,6 +197,7 @@ def test_a_new_process_starts_from_the_snapshot_without_reading_documents(
 ) -> None:
     snapshot = first.retriever.snapshot
     assert snapshot is not None and snapshot.is_file()  # written by the ingest
+    assert not snapshot.with_suffix(".pickle").exists()
 
     reads = _counting_reads(monkeypatch)
     second = make_assistant(corpus_copy)  # same index folder, nothing in memory
@@ -203,30 +208,72 @@ def test_a_new_process_starts_from_the_snapshot_without_reading_documents(
 
 
 def test_a_stale_snapshot_is_brought_up_to_date_reading_only_what_changed(
-    corpus_copy: Path, first, make_assistant, monkeypatch
+    corpus_copy: Path, first, make_assistant, monkeypatch, tmp_path: Path
 ) -> None:
-    snapshot = first.retriever.snapshot
-    stale = snapshot.read_bytes()
+    stale = tmp_path / "stale.sqlite3"
+    first.retriever.lexical().save(stale)
+    stale_version = LexicalIndex.load(stale).version
     (corpus_copy / "notes.md").write_text(NEW_SENTENCE + "\n")
     first.ingest()
-    snapshot.write_bytes(stale)  # as if another process had written the index since
+    snapshot = _release(first)
+    os.replace(stale, snapshot)  # as if another process had written the index since
 
     reads = _counting_reads(monkeypatch)
     second = make_assistant(corpus_copy)
     lexical = second.retriever.lexical()
     assert reads == [1]  # notes.md only
     assert _state(lexical) == _state(LexicalIndex.build(first.index))
-    assert snapshot.read_bytes() != stale  # and the snapshot is current again
+    # ...and the file is current again, for the next process.
+    again = LexicalIndex.load(snapshot)
+    assert again.version == first.index.version != stale_version
+    assert _state(again) == _state(lexical)
 
 
 def test_a_damaged_snapshot_is_rebuilt_from_the_index(
     corpus_copy: Path, first, make_assistant, caplog
 ) -> None:
-    snapshot = first.retriever.snapshot
-    snapshot.write_bytes(b"rag-lexical-1\n" + b"\x00 not a pickle")
+    snapshot = _release(first)
+    snapshot.write_bytes(b"SQLite format 3\x00" + b"\x00 not a database" * 100)
     second = make_assistant(corpus_copy)
     with caplog.at_level("WARNING", logger="rag.retrieve"):
         lexical = second.retriever.lexical()
-    assert "Ignoring the lexical index snapshot" in caplog.text
+    assert "Ignoring the lexical index" in caplog.text
     assert _state(lexical) == _state(LexicalIndex.build(first.index))
     assert LexicalIndex.load(snapshot) is not None  # rewritten whole
+
+
+def test_processes_sharing_the_store_see_each_others_refresh(
+    corpus_copy: Path, first, make_assistant, monkeypatch
+) -> None:
+    """Two assistants on one index folder stand for two processes: the one that ingests
+    updates the SQLite file in one transaction, the other reads it as it is, re-reading
+    nothing from Chroma."""
+    second = make_assistant(corpus_copy)
+    before = second.retriever.lexical()
+    (corpus_copy / "notes.md").write_text(NEW_SENTENCE + "\n")
+    first.ingest()
+
+    reads = _counting_reads(monkeypatch)
+    assert second.retriever.lexical() is before
+    assert reads == []  # first's refresh is already in the file
+    assert before.version == second.index.version
+    assert before.search("Patagonia herders", 3)[0][1] == "notes.md"
+    assert _state(before) == _state(LexicalIndex.build(second.index))
+
+
+def test_a_new_process_answers_without_reading_the_whole_catalog(
+    corpus_copy: Path, first, make_assistant, monkeypatch
+) -> None:
+    """A question reads the records of the documents it retrieved, not every record."""
+
+    def whole_catalog(self):
+        raise AssertionError("the whole catalog was read to answer a question")
+
+    monkeypatch.setattr(Index, "documents", whole_catalog)
+    second = make_assistant(corpus_copy)
+    answer = second.ask(LIN_YUN_QUESTION)
+    assert answer.citations[0].source == DOC_003
+    for citation in answer.citations:
+        assert second.document_text(citation.source)[citation.start : citation.end] == (
+            citation.quote
+        )
