@@ -299,17 +299,16 @@ def test_a_write_group_goes_to_chroma_in_one_add_and_one_records_upsert(
 ) -> None:
     """Chroma's cost is mostly per call: a group's sentences are one add (up to 1,000),
     its documents' records one upsert, not one of each per document."""
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
     assistant = make_assistant(corpus_copy)
     index = assistant.index
     adds: list[int] = []
-    real_add = ChromaVectorStore.add
-    monkeypatch.setattr(
-        ChromaVectorStore,
-        "add",
-        lambda self, nodes, **kw: adds.append(len(nodes)) or real_add(self, nodes, **kw),
-    )
+    real_add = index._sentences.add
+
+    def add(ids, **kwargs):
+        adds.append(len(ids))
+        return real_add(ids=ids, **kwargs)
+
+    monkeypatch.setattr(index._sentences, "add", add)
     record_upserts: list[int] = []
     real_upsert = index._documents.upsert
 
