@@ -414,8 +414,9 @@ class Index:
                         self._retitle(doc)
             # Embed and write group by group: a killed ingest keeps the groups it finished.
             # One writer thread stores a group while this thread embeds the next (ONNX
-            # Runtime and Chroma's core work outside the GIL); groups land in order, and
-            # at most one is in flight: when group n+2 is embedded, group n is stored.
+            # Runtime runs outside the GIL; Chroma's add mostly holds it, so the overlap is
+            # partial: BENCHMARKS.md). Groups land in order, and at most one is in flight:
+            # when group n+2 is embedded, group n is stored.
             with ThreadPoolExecutor(1, thread_name_prefix="rag-index-writer") as writer:
                 in_flight: Future[None] | None = None
                 unstored = _Unstored()  # the group in flight: not yet found in Chroma
