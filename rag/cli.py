@@ -82,11 +82,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _export_model(args: argparse.Namespace) -> int:
     """`make install` runs this, so neither `rag ask` nor the app pays the export."""
-    from rag.embeddings import default_cache_dir, ensure_onnx
+    from rag.embeddings import Embedder, default_cache_dir, ensure_onnx, ensure_word_table
     from rag.settings import Settings
 
-    files = ensure_onnx(Settings().model_cache_dir or default_cache_dir(), int8=True)
+    settings = Settings()
+    files = ensure_onnx(settings.model_cache_dir or default_cache_dir(), int8=True)
     print(f"ONNX embedding model: {files.fp32}\n                 int8: {files.int8}")
+    # The vocabulary's word vectors, for the configured backend: ingests then embed
+    # only the words outside it.
+    embedder = Embedder(settings.embed_batch_size, settings.embed_backend, files.folder.parent)
+    print(f"word vectors: {ensure_word_table(embedder)}")
     return 0
 
 

@@ -110,6 +110,7 @@ class Embedder:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._model: SentenceTransformer | None = None  # torch
         self._onnx: OnnxEncoder | None = None
+        self._words: WordTable | Literal[False] | None = None  # see word_table()
         self._lock = threading.Lock()
 
     def _load(self) -> SentenceTransformer:
@@ -143,6 +144,14 @@ class Embedder:
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+    def word_table(self) -> WordTable | None:
+        """This machine's vectors of the model's whole-word vocabulary (`rag export-model`
+        makes them), or None when they were not made: words are then embedded as met."""
+        if self._words is None:
+            path = word_table_file(self.cache_dir, self.identity)
+            self._words = WordTable.load(path) or False  # False: looked, none there
+        return self._words or None
 
 
 def load_sentence_transformer() -> SentenceTransformer:
@@ -435,3 +444,90 @@ def _version(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "none"
+
+
+# ---- the whole-word vocabulary table --------------------------------------------------
+
+_WORD_TABLE_VERSION = 1  # bump when what a table holds changes
+
+
+class WordTable:
+    """Vectors of single words, computed once per machine: every whole word of the model's
+    vocab.txt (about 22,500 of its 30,522 entries), each embedded alone exactly as the
+    answer stage embeds a word. An ingest then embeds and stores only the words of a
+    corpus that are not in it (a third of them at 100 generated documents); the vectors
+    are read from a memory-mapped file, so a process pays only for the rows it touches."""
+
+    def __init__(self, words: list[str], vectors: np.ndarray) -> None:
+        self.rows = {word: row for row, word in enumerate(words)}
+        self.vectors = vectors
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def get(self, words: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of those of `words` the table holds, by word."""
+        return {
+            w: np.array(self.vectors[self.rows[w]], dtype=np.float32)
+            for w in words
+            if w in self.rows
+        }
+
+    @classmethod
+    def load(cls, path: Path) -> WordTable | None:
+        """The table in `path` (.npy, its words beside it in .json), or None when absent or
+        unreadable (a half-written table is never renamed into place)."""
+        try:
+            words = json.loads(path.with_suffix(".json").read_text())
+            vectors = np.load(path, mmap_mode="r")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("Ignoring the word table %s: %s", path, exc)
+            return None
+        if vectors.shape != (len(words), EMBEDDING_DIM):
+            log.warning("Ignoring the word table %s: %s, %d words", path, vectors.shape, len(words))
+            return None
+        return cls(words, vectors)
+
+
+def word_table_file(cache_dir: Path, identity: str) -> Path:
+    """Where the word table of an embedding identity lives: beside the ONNX files (the same
+    weights and exporter versions), one per identity (int8 vectors differ from fp32 ones)."""
+    variant = identity.rsplit(":", 1)[-1]
+    return onnx_folder(cache_dir) / f"words-{variant}-v{_WORD_TABLE_VERSION}.npy"
+
+
+def vocabulary_words(model_dir: Path | None = None) -> list[str]:
+    """The whole words of the model's vocab.txt that near-synonym matching can meet:
+    letters only, at least two (rag.retrieve.synonym_candidates), lower case (the model
+    is uncased); word pieces (##ing), [unused] slots, digits and punctuation are left out."""
+    model_dir = model_dir or Path(model_path())
+    entries = (model_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    return list(dict.fromkeys(e for e in entries if len(e) > 1 and e.isalpha() and e.islower()))
+
+
+def ensure_word_table(embedder: Embedder, words: Sequence[str] | None = None) -> Path:
+    """Embed the vocabulary's words once per machine (`rag export-model` runs this; about
+    half a minute on two cores) and return the table's path. `words` replaces the
+    vocabulary (tests)."""
+    path = word_table_file(embedder.cache_dir, embedder.identity)
+    if WordTable.load(path) is not None:
+        return path
+    chosen = list(dict.fromkeys(words if words is not None else vocabulary_words()))
+    vectors = embedder.encode(chosen)
+    # The words file is what load() looks for first: it goes last, so a table killed
+    # half-written is never read, and a stale one goes first.
+    path.with_suffix(".json").unlink(missing_ok=True)
+
+    def save(tmp: Path) -> None:
+        with tmp.open("wb") as f:
+            np.save(f, vectors)
+
+    _write_atomic(path, save)
+    _write_atomic(path.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(chosen)))
+    embedder._words = None  # read again on next use
+    return path

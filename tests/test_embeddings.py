@@ -19,8 +19,11 @@ from rag.embeddings import (
     IDENTITIES,
     Embedder,
     ModelExportError,
+    WordTable,
     ensure_onnx,
+    ensure_word_table,
     onnx_folder,
+    vocabulary_words,
     weights_digest,
 )
 from rag.index import EmbeddingMismatchError
@@ -179,11 +182,61 @@ def _python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 
 def test_rag_export_model_reuses_the_cache(exported) -> None:
     cache, files = exported
+    # A small word table made first: the command must reuse it too (the whole
+    # vocabulary, what `make install` embeds, takes half a minute).
+    table = ensure_word_table(Embedder(cache_dir=cache), words=TABLE_WORDS)
     env = {**os.environ, "RAG_MODEL_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
     done = _python(["-m", "rag.cli", "export-model"], env)
     assert done.returncode == 0, done.stderr
     assert str(files.fp32) in done.stdout and str(files.int8) in done.stdout
+    assert f"word vectors: {table}" in done.stdout
     assert "Exporting" not in done.stderr
+    assert len(WordTable.load(table)) == len(TABLE_WORDS)
+
+
+# ---- the machine's table of vocabulary words --------------------------------------------
+
+TABLE_WORDS = ["hackers", "attackers", "predicted", "advantage"]
+
+
+def test_the_vocabulary_is_the_models_whole_words() -> None:
+    words = vocabulary_words()
+    assert 20_000 < len(words) < 30_522
+    assert {"attackers", "predicted", "professor"} <= set(words)
+    assert "hackers" not in words  # two word pieces (hack ##ers): embedded at ingest
+    assert not [w for w in words if not w.isalpha() or len(w) < 2 or w != w.lower()]
+
+
+def test_words_in_the_machines_table_are_read_not_embedded_at_ingest(
+    exported, corpus_copy: Path, make_assistant
+) -> None:
+    cache, _ = exported
+    ensure_word_table(Embedder(cache_dir=cache), words=TABLE_WORDS)
+    assistant = make_assistant(corpus_copy, model_cache_dir=cache)
+    report = assistant.ingest()
+    assert sorted(report.added) == sorted(SEED_SOURCES) and report.words_embedded > 0
+    index = assistant.index
+    # The table's words are not stored again in the index; other corpus words are.
+    assert index._words.get(ids=TABLE_WORDS, include=[])["ids"] == []
+    assert index._words.get(ids=["shanghai", "professor"], include=[])["ids"] != []
+    # Answers still find them, as the model makes them.
+    found = index.word_vectors([*TABLE_WORDS, "professor", "qwertyuiop"])
+    assert set(found) == {*TABLE_WORDS, "professor"}
+    expected = assistant.embedder.encode(TABLE_WORDS)
+    assert np.min(np.sum(np.stack([found[w] for w in TABLE_WORDS]) * expected, axis=1)) > 0.9999
+    answer = assistant.ask(LIN_YUN_QUESTION)
+    assert not answer.refused and DOC_003 in {c.source for c in answer.citations}
+
+
+def test_a_half_written_or_mismatched_word_table_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "words-fp32-v1.npy"
+    np.save(path, np.zeros((2, 384), dtype=np.float32))
+    assert WordTable.load(path) is None  # no words file: killed before it was written
+    path.with_suffix(".json").write_text(json.dumps(["one", "two", "three"]))
+    assert WordTable.load(path) is None  # three words, two rows
+    path.with_suffix(".json").write_text(json.dumps(["one", "two"]))
+    table = WordTable.load(path)
+    assert table is not None and "two" in table and set(table.get(["two", "six"])) == {"two"}
 
 
 # ---- the index records which vectors it holds ------------------------------------------

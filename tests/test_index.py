@@ -289,3 +289,88 @@ def test_words_are_embedded_once_at_ingest_and_answers_do_not_encode_them_again(
     (corpus_copy / "note.txt").write_text("Zyxqorp hackers predicted.\n")
     report = reopened.ingest()
     assert report.words_embedded == 1  # "zyxqorp"
+
+
+# ---- the write path: groups, the writer thread, the machine's word table ----------------
+
+
+def test_a_write_group_goes_to_chroma_in_one_add_and_one_records_upsert(
+    corpus_copy: Path, make_assistant, monkeypatch
+) -> None:
+    """Chroma's cost is mostly per call: a group's sentences are one add (up to 1,000),
+    its documents' records one upsert, not one of each per document."""
+    assistant = make_assistant(corpus_copy)
+    index = assistant.index
+    adds: list[int] = []
+    real_add = index._sentences.add
+
+    def add(ids, **kwargs):
+        adds.append(len(ids))
+        return real_add(ids=ids, **kwargs)
+
+    monkeypatch.setattr(index._sentences, "add", add)
+    record_upserts: list[int] = []
+    real_upsert = index._documents.upsert
+
+    def upsert(ids, **kwargs):
+        record_upserts.append(len(ids))
+        return real_upsert(ids=ids, **kwargs)
+
+    monkeypatch.setattr(index._documents, "upsert", upsert)
+    report = assistant.ingest()
+    assert sorted(report.added) == sorted(SEED_SOURCES)
+    total = sum(s["sentences"] for s in assistant.sources())
+    assert total <= index.write_group_sentences, "the seed corpus is one write group"
+    assert adds == [total]
+    assert record_upserts == [len(SEED_SOURCES)]
+
+
+def test_a_sentence_of_the_group_still_being_written_is_not_embedded_again(
+    tmp_path: Path, make_assistant
+) -> None:
+    """The writer thread stores a group while the next one is embedded: what the group in
+    flight embedded (sentences and words) is not in Chroma yet, and must not be redone."""
+    import threading
+
+    from rag.retrieve import synonym_candidates
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    first = "Quentin's orchard grew seventeen varieties of medlar."
+    last = "Nobody in the valley could pronounce the orchard's name."
+    (corpus / "a.txt").write_text(f"{first}\n\n{NEW_SENTENCE}\n", encoding="utf-8")
+    (corpus / "b.txt").write_text(f"{NEW_SENTENCE}\n\n{last}\n", encoding="utf-8")
+    assistant = make_assistant(corpus)
+    index = assistant.index
+    index.write_group_sentences = 1  # one document per group: a.txt, then b.txt
+    second_embedded = threading.Event()
+    groups_embedded = 0
+    embed, write = index._embeddings_for, index._write_group
+
+    def embedding(*args):
+        nonlocal groups_embedded
+        vectors = embed(*args)
+        groups_embedded += 1
+        if groups_embedded == 2:
+            second_embedded.set()
+        return vectors
+
+    def writing(group, *rest):
+        if group[0][0].source == "a.txt":  # held in flight until b.txt is embedded
+            assert second_embedded.wait(120)
+        write(group, *rest)
+
+    index._embeddings_for, index._write_group = embedding, writing
+    report = assistant.ingest()
+    assert sorted(report.added) == ["a.txt", "b.txt"] and groups_embedded == 2
+    assert report.embedded == 3 and report.reused == 1  # NEW_SENTENCE once
+    table = index._word_table()
+    words = {
+        w
+        for sentence in (first, NEW_SENTENCE, last)
+        for w in synonym_candidates(sentence)
+        if not (table and w in table)
+    }
+    assert report.words_embedded == len(words) > 0
+    assert set(index.word_vectors(sorted(words))) == words
+    assert sum(s["sentences"] for s in assistant.sources()) == index.count_sentences() == 4

@@ -2,11 +2,14 @@
 
 The crash test starts this in a subprocess and SIGKILLs it when a chosen step is
 announced. The announcements are the only addition: the real pipeline runs.
-    embedding <n>   a group of n sentences is about to be embedded
+    embedding <n>   a write group of n sentences is about to be embedded (the group
+                    before it may still be written meanwhile, the one before that is
+                    stored)
     embedded <n>    ... and has been (the group's Chroma writes follow)
     writing <src>   this document's sentences and record are about to be written
-    stored <n>      the nth batch of sentences is in Chroma (the record is not yet)
-    wrote <src>     ... and have been
+                    (one line per document of a write group, before the group's writes)
+    stored <n>      the nth batch of sentences is in Chroma (the records are not yet)
+    wrote <src>     ... and have been (after the group's writes)
     done <json>     the report
 
 With RAG_TEST_PAUSE_AT_STORE=n the child stops after announcing `stored n` and
@@ -21,10 +24,7 @@ import os
 import sys
 import time
 
-from llama_index.vector_stores.chroma import ChromaVectorStore
-
 from rag import Assistant
-from rag.embeddings import Embedder
 from rag.index import Index
 
 
@@ -34,38 +34,38 @@ def announce(line: str) -> None:
 
 
 def main() -> None:
-    encode = Embedder.encode
-    write = Index._write_document
+    embed = Index._embeddings_for
+    write = Index._write_group
 
-    def announced_encode(self, texts, show_progress=False):
-        if len(texts) > 1:  # the ingest's groups, not single questions
-            announce(f"embedding {len(texts)}")
-        vectors = encode(self, texts, show_progress)
-        if len(texts) > 1:
-            announce(f"embedded {len(texts)}")
+    def announced_embed(self, group, *rest):
+        sentences = sum(len(p.sentences) for _, passages in group for p in passages)
+        announce(f"embedding {sentences}")
+        vectors = embed(self, group, *rest)
+        announce(f"embedded {sentences}")
         return vectors
 
-    def announced_write(self, doc, *rest):
-        announce(f"writing {doc.source}")
-        write(self, doc, *rest)
-        announce(f"wrote {doc.source}")
+    def announced_write(self, group, *rest):
+        for doc, _ in group:
+            announce(f"writing {doc.source}")
+        write(self, group, *rest)
+        for doc, _ in group:
+            announce(f"wrote {doc.source}")
 
-    add = ChromaVectorStore.add
+    add = Index._add_sentences
     pause_at = int(os.environ.get("RAG_TEST_PAUSE_AT_STORE", "0"))
     stores = 0
 
-    def announced_add(self, nodes, **kwargs):
+    def announced_add(self, *args):
         nonlocal stores
-        ids = add(self, nodes, **kwargs)
+        add(self, *args)
         stores += 1
         announce(f"stored {stores}")
         if stores == pause_at:
             time.sleep(600)  # killed here
-        return ids
 
-    Embedder.encode = announced_encode
-    Index._write_document = announced_write
-    ChromaVectorStore.add = announced_add
+    Index._embeddings_for = announced_embed
+    Index._write_group = announced_write
+    Index._add_sentences = announced_add
     report = Assistant().ingest()
     announce("done " + json.dumps(report.to_dict()))
 
