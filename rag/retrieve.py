@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 SNAPSHOT_MAGIC = b"rag-lexical-1\n"  # bump when LexicalIndex's fields change
 RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 DUPLICATE_COSINE = 0.95  # passages this close retell the same text
+LEXICAL_DEPTH = 5000  # BM25 ranks looked up for dense candidates past the list's cut
+TELLING_WORDS = 4  # words a sentence needs to represent its passage in dense search
 
 
 @dataclass
@@ -416,6 +418,15 @@ class HybridRetriever:
             return self._lexical
 
     def retrieve(self, query: str, k: int) -> Retrieval:
+        """The k best passages: dense and BM25 candidates, each ranked on both signals.
+
+        Plain reciprocal-rank fusion counts a passage missing from one list as absent from
+        it: among many unrelated documents, a passage BM25 ranks first (the question's rare
+        name) may be missing from the dense list because short fragments elsewhere ("the
+        model.") sit closer to the question, and two middling ranks then outweigh it. So
+        the candidates of either list are scored on the other too (cosine of their best
+        sentence, BM25 score past the list's cut) and fused over those complete rankings.
+        """
         query_embedding = self.index.embedder.encode_one(query)
         catalog = self.index.documents()
         candidates: dict[str, RetrievedPassage] = {}
@@ -426,39 +437,59 @@ class HybridRetriever:
                 candidates[pid] = RetrievedPassage(pid, source, title, start, end, 0.0, 0.0, 0.0)
             return candidates[pid]
 
-        dense_hits = self.index.nearest_sentences(query_embedding, max(100, 10 * k))
-        dense_order: list[str] = []
-        for sentence, cosine in dense_hits:
-            pid = passage_id(sentence.source, sentence.passage)
+        def span(sentence: StoredSentence) -> tuple[int, int]:
             spans = catalog[sentence.source].passages if sentence.source in catalog else ()
-            start, end = (
-                spans[sentence.passage]
-                if sentence.passage < len(spans)
-                else (sentence.start, sentence.end)
-            )
-            passage = candidate(pid, sentence.source, start, end)
-            if pid not in dense_order:
-                dense_order.append(pid)
-                passage.dense = cosine
-        for rank, pid in enumerate(dense_order):
-            candidates[pid].score += 1.0 / (RRF_K + rank + 1)
-        for rank, (pid, source, start, end, score) in enumerate(
-            self.lexical().search(query, max(50, 5 * k))
-        ):
-            passage = candidate(pid, source, start, end)
-            passage.bm25 = score
+            if sentence.passage < len(spans):
+                return spans[sentence.passage]
+            return sentence.start, sentence.end
+
+        by_passage: dict[str, list[StoredSentence]] = {}
+        dense_hits = self.index.nearest_sentences(query_embedding, max(100, 10 * k))
+        for sentence, cosine in dense_hits:
+            if not telling(sentence.text):
+                continue
+            pid = passage_id(sentence.source, sentence.passage)
+            passage = candidate(pid, sentence.source, *span(sentence))
+            passage.dense = max(passage.dense, cosine)
+        lexical_hits = self.lexical().search(query, LEXICAL_DEPTH)
+        lexical_rank = {hit[0]: rank for rank, hit in enumerate(lexical_hits)}
+        for rank, (pid, source, start, end, score) in enumerate(lexical_hits):
+            if rank < max(50, 5 * k):
+                candidate(pid, source, start, end)
+            if pid in candidates:
+                candidates[pid].bm25 = score
+        # Candidates BM25 found that the dense search did not: their own sentences' cosines.
+        unseen = [pid for pid, p in candidates.items() if p.dense == 0.0]
+        for sentence in self.index.sentences_of(unseen):
+            pid = passage_id(sentence.source, sentence.passage)
+            by_passage.setdefault(pid, []).append(sentence)
+            if telling(sentence.text):
+                cosine = float(sentence.embedding @ query_embedding)
+                candidates[pid].dense = max(candidates[pid].dense, cosine)
+
+        dense_order = sorted(candidates.values(), key=lambda p: p.dense, reverse=True)
+        for rank, passage in enumerate(dense_order):
             passage.score += 1.0 / (RRF_K + rank + 1)
+        for passage in candidates.values():
+            if passage.id in lexical_rank:
+                passage.score += 1.0 / (RRF_K + lexical_rank[passage.id] + 1)
 
         ranked = sorted(candidates.values(), key=lambda p: p.score, reverse=True)
         top = ranked[: 2 * k]  # room for collapsing duplicates
-        by_passage: dict[str, list[StoredSentence]] = {}
-        for sentence in self.index.sentences_of([p.id for p in top]):
+        missing = [p.id for p in top if p.id not in by_passage]
+        for sentence in self.index.sentences_of(missing):
             by_passage.setdefault(passage_id(sentence.source, sentence.passage), []).append(
                 sentence
             )
         for passage in top:
             passage.sentences = sorted(by_passage.get(passage.id, []), key=lambda s: s.start)
         return Retrieval(query, query_embedding, collapse_duplicates(top)[:k])
+
+
+def telling(sentence: str) -> bool:
+    """Whether a sentence says enough to speak for its passage in dense search: a fragment
+    ("the model.", "size of key k.") sits close to any question sharing its one word."""
+    return len(words(sentence)) >= TELLING_WORDS
 
 
 def collapse_duplicates(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:

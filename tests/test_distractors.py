@@ -87,3 +87,32 @@ def test_questions_about_the_unrelated_documents_are_answered_from_them(mixed) -
         answer = mixed.ask(f"What is {name}?")
         assert not answer.refused, (name, answer.note)
         assert source in {c.source for c in answer.citations}, (name, answer.text)
+
+
+@pytest.fixture(scope="module")
+def fragments(tmp_path_factory: pytest.TempPathFactory):
+    """The seed articles beside one document of short fragments, like a reference manual's
+    "model." or "Top models 7." lines: each sits closer to a question about models than
+    any full sentence of the articles does."""
+    from rag import Assistant
+
+    folder = tmp_path_factory.mktemp("fragments")
+    corpus = copy_corpus(folder / "corpus")
+    lines = [f"{word} {i}." for i in range(40) for word in ("Model", "Top models", "Models")]
+    (corpus / "manual.txt").write_text("Model reference\n\n" + "\n\n".join(lines) + "\n")
+    assistant = Assistant(corpus_dir=corpus, index_dir=folder / "index")
+    assert assistant.ingest().failed == []
+    return assistant
+
+
+def test_a_passage_bm25_ranks_first_is_not_lost_to_fragments_near_the_question(
+    fragments,
+) -> None:
+    """BM25 ranks the Anthropic passages first (rare names); the dense list is full of
+    fragments. Fusion scores every candidate on both signals, so the articles come first."""
+    question = "Why did Washington step in on Anthropic's top models?"
+    lexical = fragments.retriever.lexical().search(question, 2)
+    assert {hit[1] for hit in lexical} <= {DOC_000, DOC_003}  # BM25 alone gets it right
+    passages = fragments.retriever.retrieve(question, 6).passages
+    assert passages[0].source in (DOC_000, DOC_003), [p.source for p in passages]
+    assert passages[1].source in (DOC_000, DOC_003), [p.source for p in passages]
