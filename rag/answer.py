@@ -230,6 +230,7 @@ class Question:
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
     kind: str  # count, time, date, said, name, entity or other: what the answer must contain
+    follows: bool = False  # asked after earlier questions, whose words it may lean on
 
     @classmethod
     def parse(cls, text: str, history: Sequence[dict[str, Any]] | None) -> Question:
@@ -246,7 +247,13 @@ class Question:
             focus = next((f for f in map(_focus, reversed(earlier)) if f), "")
             standalone = _substitute(text, focus) if focus else text
             query = standalone if standalone != text else f"{earlier[-1]} {text}"
-        return cls(text=text, query=query, key_terms=_key_terms(standalone), kind=kind)
+        return cls(
+            text=text,
+            query=query,
+            key_terms=_key_terms(standalone),
+            kind=kind,
+            follows=bool(earlier),
+        )
 
 
 @dataclass
@@ -255,6 +262,7 @@ class ScoredSentence:
     title: str
     score: float
     coverage: float  # share of the question's key-term weight found in its context
+    context: str = ""  # the sentence with the one before it (who "he" is)
 
 
 class ExtractiveAnswerer:
@@ -330,7 +338,7 @@ class ExtractiveAnswerer:
                 )
                 w_cos, w_own, w_near = self.weights
                 score = w_cos * cosine + w_own * own + w_near * near
-                scored.append(ScoredSentence(sentence, passage.title, score, near))
+                scored.append(ScoredSentence(sentence, passage.title, score, near, context))
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
@@ -340,10 +348,11 @@ class ExtractiveAnswerer:
         if not weights:
             return 1.0
         present = set(stems(text))
+        dotted = set(_DOTTED_NUMBER.findall(text))
         found = 0.0
         missing = []
         for word, weight in weights.items():
-            if _stem(word) in present:
+            if word in dotted or ("." not in word and _stem(word) in present):
                 found += weight
             else:
                 missing.append(word)
@@ -390,6 +399,13 @@ class ExtractiveAnswerer:
                 f"the evidence covers {best.coverage:.0%} of the question's key terms "
                 f"({', '.join(question.key_terms)})"
             )
+        # One shared word is a coincidence, however rare the word ("Nancy, France" for
+        # "the capital of France"). Not in a conversation: a question there may lean on the
+        # turns before ("And what did the company do next?").
+        if len(question.key_terms) >= 2 and not question.follows and best.context:
+            unit = dict.fromkeys(question.key_terms, 1.0)
+            if self.coverage(unit, best.context) * len(unit) < 1.5:
+                return "the evidence shares a single word with the question"
         # A number the question itself gives ("GLM 5.2") is not an answer to "how many".
         unasked = _without(best.sentence.text, question.text)
         if question.kind == "count" and not _NUMBER.search(unasked):
@@ -516,15 +532,22 @@ def _kind(text: str) -> str:
 
 
 def _key_terms(text: str) -> tuple[str, ...]:
+    # "GLM 5.2" asks about 5.2, not about any text with a 5 and a 2 in it ("2.5.6").
+    dotted = _DOTTED_NUMBER.findall(text)
+    rest = _DOTTED_NUMBER.sub(" ", text)
     return tuple(
         dict.fromkeys(
-            w
-            for w in words(text)
-            if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
+            dotted
+            + [
+                w
+                for w in words(rest)
+                if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
+            ]
         )
     )
 
 
+_DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
 _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)
 
@@ -564,6 +587,8 @@ def _is_common(token: str, terms: TopicTerms) -> bool:
 
 
 def _stem(word: str) -> str:
+    if _DOTTED_NUMBER.fullmatch(word):
+        return word  # a version or a decimal: one term, as rare as it is specific
     found = stems(word, drop=frozenset())
     return found[0] if found else word
 

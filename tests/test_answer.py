@@ -303,3 +303,18 @@ def test_threads_on_a_fresh_assistant(seed_corpus, tmp_path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel = list(pool.map(lambda q: cold.ask(q).text, questions))
     assert parallel == [fresh.ask(q).text for q in questions]
+
+
+def test_a_version_number_is_one_key_term(assistant) -> None:
+    """ "GLM 5.2" asks about 5.2: a text with a 5 and a 2 elsewhere ("2.5.6") does not
+    cover it, so "how many parameters" is not answered by any changelog's version."""
+    from rag.answer import Question
+
+    question = Question.parse("How many parameters does GLM 5.2 have?", None)
+    assert "5.2" in question.key_terms and "5" not in question.key_terms
+    weights = dict.fromkeys(question.key_terms, 1.0)
+    answerer = assistant.answerer
+    changelog = "Since 2.5.6 this is a new parameter in func called response."
+    assert answerer.coverage(weights, changelog) == pytest.approx(1 / len(weights))
+    stated = "Z.ai released GLM 5.2, with 700 billion parameters."
+    assert answerer.coverage(weights, stated) == pytest.approx(3 / len(weights))  # not many

@@ -100,6 +100,20 @@ def fragments(tmp_path_factory: pytest.TempPathFactory):
     corpus = copy_corpus(folder / "corpus")
     lines = [f"{word} {i}." for i in range(40) for word in ("Model", "Top models", "Models")]
     (corpus / "manual.txt").write_text("Model reference\n\n" + "\n\n".join(lines) + "\n")
+    (corpus / "logic-programming.txt").write_text(
+        "Logic programming\n\nA logic program searches for every solution to a goal. "
+        "Lazy lists of successes replace backtracking on failure, as described in "
+        '"How to Replace Failure by a List of Successes", FPCA, September 1985, Nancy, '
+        "France, pp. 113-128.\n"
+    )
+    # "capital" common around it: the rare "France" then carries most key-term weight.
+    case = [
+        f"Rule {i}: a capital letter starts a {kind}; the capital form of each letter is "
+        "listed in the table of capitals, and sorting may treat capital and small letters "
+        "alike or put every capital letter first."
+        for i, kind in enumerate(["sentence", "name", "title", "heading", "label", "line"])
+    ]
+    (corpus / "letter-case.txt").write_text("Letter case\n\n" + "\n\n".join(case) + "\n")
     assistant = Assistant(corpus_dir=corpus, index_dir=folder / "index")
     assert assistant.ingest().failed == []
     return assistant
@@ -116,3 +130,19 @@ def test_a_passage_bm25_ranks_first_is_not_lost_to_fragments_near_the_question(
     passages = fragments.retriever.retrieve(question, 6).passages
     assert passages[0].source in (DOC_000, DOC_003), [p.source for p in passages]
     assert passages[1].source in (DOC_000, DOC_003), [p.source for p in passages]
+
+
+def test_one_word_shared_with_the_question_is_not_evidence(fragments) -> None:
+    """"Capital" in a text about letters, or a passing mention of a rare name ("Nancy,
+    France"), shares one word with "the capital of France": a coincidence, not evidence."""
+    answer = fragments.ask("What is the capital of France?")
+    assert answer.refused, answer.text
+    # In a conversation a short question leans on the turns before: not refused for that.
+    earlier = "How urgent is the weaponization risk in the Creati.ai table?"
+    history = [
+        {"role": "user", "content": earlier},
+        {"role": "assistant", "content": fragments.ask(earlier).text},
+    ]
+    follow_up = fragments.ask("And what does that category actually cover?", history=history)
+    assert not follow_up.refused, follow_up.note
+    assert "autonomous defense systems" in follow_up.text
