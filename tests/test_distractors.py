@@ -133,7 +133,7 @@ def test_a_passage_bm25_ranks_first_is_not_lost_to_fragments_near_the_question(
 
 
 def test_one_word_shared_with_the_question_is_not_evidence(fragments) -> None:
-    """"Capital" in a text about letters, or a passing mention of a rare name ("Nancy,
+    """ "Capital" in a text about letters, or a passing mention of a rare name ("Nancy,
     France"), shares one word with "the capital of France": a coincidence, not evidence."""
     answer = fragments.ask("What is the capital of France?")
     assert answer.refused, answer.text
