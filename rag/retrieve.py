@@ -451,7 +451,9 @@ class HybridRetriever:
             pid = passage_id(sentence.source, sentence.passage)
             passage = candidate(pid, sentence.source, *span(sentence))
             passage.dense = max(passage.dense, cosine)
-        lexical_hits = self.lexical().search(query, LEXICAL_DEPTH)
+        # BM25 over the question's content words: "what", "does", "was" match everywhere
+        # in a large corpus and rank passages by how a question is phrased.
+        lexical_hits = self.lexical().search(" ".join(content_words(query)), LEXICAL_DEPTH)
         lexical_rank = {hit[0]: rank for rank, hit in enumerate(lexical_hits)}
         for rank, (pid, source, start, end, score) in enumerate(lexical_hits):
             if rank < max(50, 5 * k):
