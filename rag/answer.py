@@ -185,6 +185,15 @@ _TIME = re.compile(
     r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century)\b",
     re.I,
 )
+# "What is Lin Yun's email address?": a sentence about Lin Yun is not an answer without one.
+_CONTACT_Q = re.compile(
+    r"\b(e-?mail|phone|telephone|fax|website|web ?site|url|home ?page)( address| number)?\b"
+)
+_CONTACT = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.-]+|\bhttps?://\S+|\bwww\.\S+|\b[\w-]+\.(com|org|net|edu|ai|io|cn)\b"
+    r"|\+?\d[\d ()./-]{6,}\d",
+    re.I,
+)
 MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
@@ -408,6 +417,8 @@ class ExtractiveAnswerer:
                 return "the evidence shares a single word with the question"
         # A number the question itself gives ("GLM 5.2") is not an answer to "how many".
         unasked = _without(best.sentence.text, question.text)
+        if question.kind == "contact" and not _CONTACT.search(unasked):
+            return "the question asks for an address or number to reach and the evidence has none"
         if question.kind == "count" and not _NUMBER.search(unasked):
             return "the question asks for a number and the evidence gives none"
         if question.kind == "time" and not _TIME.search(unasked):
@@ -512,6 +523,8 @@ class ExtractiveAnswerer:
 
 def _kind(text: str) -> str:
     lowered = text.lower()
+    if _CONTACT_Q.search(lowered):
+        return "contact"
     if _COUNT_Q.search(lowered):
         return "count"
     if _DATE_Q.search(lowered):

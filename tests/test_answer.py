@@ -318,3 +318,28 @@ def test_a_version_number_is_one_key_term(assistant) -> None:
     assert answerer.coverage(weights, changelog) == pytest.approx(1 / len(weights))
     stated = "Z.ai released GLM 5.2, with 700 billion parameters."
     assert answerer.coverage(weights, stated) == pytest.approx(3 / len(weights))  # not many
+
+
+def test_asking_for_an_email_address_needs_one_in_the_evidence(assistant) -> None:
+    """Sentences about Lin Yun cover "Lin Yun" (rare names weigh much: among unrelated
+    documents on mail, "email" and "address" weigh little), but none gives an address."""
+    from rag.answer import ExtractiveAnswerer, Question
+
+    question = Question.parse("What is Lin Yun's email address?", None)
+    assert question.kind == "contact"
+    lenient = ExtractiveAnswerer(
+        assistant.embedder.encode,
+        assistant.settings.min_relevance,
+        0.0,  # key-term coverage alone cannot refuse here
+        assistant.settings.max_answer_chars,
+    )
+    retrieval = assistant.retriever.retrieve(question.query, assistant.settings.top_k)
+    answer = lenient.answer(
+        question,
+        retrieval,
+        retrieval.query_embedding,
+        assistant.retriever.lexical(),
+        assistant.document_text,
+    )
+    assert answer.refused, answer.text
+    assert "address" in answer.note
