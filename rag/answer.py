@@ -250,12 +250,19 @@ class Question:
             for m in (history or [])
             if m.get("role") == "user" and str(m.get("content", "")).strip()
         ]
-        if earlier and (len(_key_terms(text)) <= 1 or _PRONOUNS & set(words(text))):
+        # A question naming no one that speaks of "the company" means one named before.
+        refers = bool(_DEFINITE.search(text)) and not _focus(text)
+        if earlier and (len(_key_terms(text)) <= 1 or _PRONOUNS & set(words(text)) or refers):
             # A follow-up: name who "he" or "it" is, from the latest earlier question
             # that names someone; else lean on the whole last question.
             focus = next((f for f in map(_focus, reversed(earlier)) if f), "")
             standalone = _substitute(text, focus) if focus else text
             query = standalone if standalone != text else f"{earlier[-1]} {text}"
+            if focus and standalone == text:
+                # "How did the company respond?": "the company" is who was named before;
+                # its key term is the name, not the word "company", which any sentence
+                # about some other firm would match. The query keeps the whole context.
+                standalone = _DEFINITE.sub(focus, text, count=1)
         return cls(
             text=text,
             query=query,
@@ -561,6 +568,7 @@ def _key_terms(text: str) -> tuple[str, ...]:
 
 
 _DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
+_DEFINITE = re.compile(r"\bthe [a-z]+\b")
 _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)
 

@@ -148,6 +148,35 @@ def test_follow_up_resolves_he_from_the_history(assistant, lin_yun_answer) -> No
     assert_verbatim(assistant, answer)
 
 
+@pytest.mark.parametrize(
+    "follow_up", ["And what did the company do next?", "How did the company respond to that?"]
+)
+def test_follow_up_reads_the_company_as_the_one_named_before(assistant, follow_up) -> None:
+    """ "The company" is Anthropic, named in the earlier question: its key term is the name,
+    so a sentence about some other firm ("cybersecurity firm 360") does not outrank what
+    Anthropic did, and a question naming no one still leans on the conversation."""
+    from rag.answer import Question
+
+    earlier = "What did the US government order Anthropic to do?"
+    history = [{"role": "user", "content": earlier}]
+    question = Question.parse(follow_up, history)
+    assert "anthropic" in question.key_terms and "company" not in question.key_terms
+    assert earlier in question.query
+    answer = assistant.ask(follow_up, history=history)
+    assert not answer.refused, answer.note
+    assert "revoke" in answer.text, answer.text
+    assert_markers_match_citations(answer)
+
+
+def test_a_new_question_naming_its_subject_is_not_a_follow_up() -> None:
+    from rag.answer import Question
+
+    history = [{"role": "user", "content": "What did the US government order Anthropic to do?"}]
+    question = Question.parse("What is the capital of France?", history)
+    assert question.query == "What is the capital of France?"
+    assert "anthropic" not in question.key_terms
+
+
 def test_history_changes_the_answer_to_a_pronoun_question(assistant, lin_yun_answer) -> None:
     """Without the history, nothing says who "he" is; with it, Lin Yun's university."""
     history = [
