@@ -43,7 +43,7 @@ class RetrievedPassage:
     title: str
     start: int
     end: int
-    score: float  # fused RRF score
+    score: float  # how far above the candidate pool it stands (z-scores, summed)
     dense: float  # best sentence cosine in this passage (0 if not a dense hit)
     bm25: float
     sentences: list[StoredSentence] = field(default_factory=list)
@@ -426,6 +426,7 @@ class HybridRetriever:
         model.") sit closer to the question, and two middling ranks then outweigh it. So
         the candidates of either list are scored on the other too (cosine of their best
         sentence, BM25 score past the list's cut) and fused over those complete rankings.
+        The k passages fusion keeps are then ordered by their margins over the pool.
         """
         query_embedding = self.index.embedder.encode_one(query)
         catalog = self.index.documents()
@@ -485,7 +486,30 @@ class HybridRetriever:
             )
         for passage in top:
             passage.sentences = sorted(by_passage.get(passage.id, []), key=lambda s: s.start)
-        return Retrieval(query, query_embedding, collapse_duplicates(top)[:k])
+        chosen = collapse_duplicates(top)[:k]
+        # Ranks choose the k passages: a BM25 score far above the pool's (a common word
+        # repeated in an unrelated document) must not bring one in on its own. Among the
+        # chosen, margins order them: one standing far above the rest on both signals
+        # comes first, not one a hair ahead on each.
+        margin = margins(list(candidates.values()))
+        for passage in chosen:
+            passage.score = margin[passage.id]
+        chosen.sort(key=lambda p: p.score, reverse=True)
+        return Retrieval(query, query_embedding, chosen)
+
+
+def margins(passages: list[RetrievedPassage]) -> dict[str, float]:
+    """Each passage's z-scores on the dense and BM25 signals over the pool, summed: how
+    far above the other candidates it stands, on one scale for both signals."""
+    total = dict.fromkeys((p.id for p in passages), 0.0)
+    for signal in ("dense", "bm25"):
+        values = np.array([getattr(p, signal) for p in passages], dtype=float)
+        if len(values) == 0:
+            break
+        normal = (values - values.mean()) / (float(values.std()) or 1.0)
+        for passage, value in zip(passages, normal):
+            total[passage.id] += float(value)
+    return total
 
 
 def telling(sentence: str) -> bool:

@@ -159,3 +159,31 @@ def test_bm25_ranks_by_what_is_asked_not_by_how_it_is_phrased(fragments) -> None
     sources = [p.source for p in passages.passages]
     assert sources[0] in (DOC_000, DOC_003), sources
     assert all(p.bm25 == 0 for p in passages.passages if p.source == "faq.txt"), sources
+
+
+def test_the_passage_standing_far_above_the_pool_comes_first(assistant) -> None:
+    """Ranks choose the passages; margins order them. The passage saying what Beijing's
+    official messaging is focused on stands far above the others on both signals, though
+    reciprocal ranks put two passages a hair ahead of it on each first."""
+    retrieval = assistant.retriever.retrieve(
+        "What is Beijing's official messaging on AI focused on?", 6
+    )
+    first = retrieval.passages[0]
+    assert first.source == DOC_002, [p.source for p in retrieval.passages]
+    assert "technological sovereignty" in " ".join(s.text for s in first.sentences)
+    scores = [p.score for p in retrieval.passages]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_margins_put_both_signals_on_one_scale() -> None:
+    from rag.retrieve import RetrievedPassage, margins
+
+    pool = [
+        RetrievedPassage(f"p{i}", "s", "t", 0, 1, 0.0, dense, bm25)
+        for i, (dense, bm25) in enumerate([(0.9, 1.0), (0.5, 30.0), (0.5, 1.0), (0.1, 0.0)])
+    ]
+    total = margins(pool)
+    # BM25 in tens and cosines under one weigh alike once each is measured by its spread.
+    assert total["p0"] > total["p2"] > total["p3"]
+    assert total["p1"] > total["p2"]
+    assert sum(total.values()) == pytest.approx(0.0)
