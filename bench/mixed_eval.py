@@ -1,4 +1,6 @@
-"""Do distractors hurt? The seed articles mixed with N generated documents (bench/corpus.py).
+"""Do distractors hurt? The seed articles mixed with N unrelated documents: Python docstrings
+(bench/corpus.py, `--kind docstrings`) or prose, encyclopedia entries and package
+descriptions (bench/prose.py, `--kind prose`).
 
 Runs the eval set (evals/seed.jsonl by default) against an index of the seed corpus alone
 and against the mix, prints both metric tables side by side, checks that a second
@@ -6,6 +8,7 @@ ingest of the unchanged mix embeds nothing, and asks one question about each of 
 sample of the generated documents (is that document cited?).
 
     python bench/mixed_eval.py --extra 500 --markdown reports/mixed_eval.md
+    python bench/mixed_eval.py --kind prose --evals evals/seed.jsonl evals/holdout.jsonl
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from offline import prepare  # bench/ is the script's folder, so on sys.path
 
 ROOT = prepare()
 
-from corpus import write_corpus  # noqa: E402
+import prose  # noqa: E402
+
+import corpus  # noqa: E402
+
+WRITERS = {"docstrings": corpus.write_corpus, "prose": prose.write_corpus}
 
 
 def run_eval(assistant, eval_files: list[Path]) -> dict:
@@ -30,12 +37,14 @@ def run_eval(assistant, eval_files: list[Path]) -> dict:
 
     thresholds = load_thresholds(ROOT / "evals" / "thresholds.toml")
     report = evaluate(assistant, load_cases(eval_files), assistant.settings.top_k, thresholds)
-    return {"metrics": report.metrics, "failures": report.failures}
+    failed = [f"{c.id}: {c.why}" for c in report.cases if not c.passed]
+    return {"metrics": report.metrics, "failures": report.failures, "failed_questions": failed}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--extra", type=int, default=500, help="generated documents to mix in")
+    parser.add_argument("--kind", choices=sorted(WRITERS), default="docstrings")
     parser.add_argument("--evals", type=Path, nargs="+", default=[ROOT / "evals" / "seed.jsonl"])
     parser.add_argument("--probe", type=int, default=30, help="generated documents to ask about")
     parser.add_argument("--markdown", type=Path)
@@ -50,8 +59,8 @@ def main() -> int:
     mixed = work / "mixed"
     shutil.copytree(ROOT / "corpus", seed_only, dirs_exist_ok=True)
     shutil.copytree(ROOT / "corpus", mixed, dirs_exist_ok=True)
-    generated = write_corpus(args.extra, mixed / "generated")
-    result: dict = {"extra_documents": len(generated)}
+    generated = WRITERS[args.kind](args.extra, mixed / "generated")
+    result: dict = {"kind": args.kind, "extra_documents": len(generated)}
 
     seed = Assistant(corpus_dir=seed_only, index_dir=work / "index-seed")
     seed.ingest()
@@ -108,7 +117,7 @@ def main() -> int:
     print("generated-document questions:", result["probes"], flush=True)
 
     lines = [
-        f"### Seed eval with {len(generated)} generated documents mixed in",
+        f"### Seed eval with {len(generated)} unrelated documents ({args.kind}) mixed in",
         "",
         "| metric | seed only | seed + generated |",
         "|---|---|---|",

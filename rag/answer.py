@@ -185,6 +185,15 @@ _TIME = re.compile(
     r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century)\b",
     re.I,
 )
+# "What is Lin Yun's email address?": a sentence about Lin Yun is not an answer without one.
+_CONTACT_Q = re.compile(
+    r"\b(e-?mail|phone|telephone|fax|website|web ?site|url|home ?page)( address| number)?\b"
+)
+_CONTACT = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.-]+|\bhttps?://\S+|\bwww\.\S+|\b[\w-]+\.(com|org|net|edu|ai|io|cn)\b"
+    r"|\+?\d[\d ()./-]{6,}\d",
+    re.I,
+)
 MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
@@ -230,6 +239,7 @@ class Question:
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
     kind: str  # count, time, date, said, name, entity or other: what the answer must contain
+    follows: bool = False  # asked after earlier questions, whose words it may lean on
 
     @classmethod
     def parse(cls, text: str, history: Sequence[dict[str, Any]] | None) -> Question:
@@ -240,13 +250,26 @@ class Question:
             for m in (history or [])
             if m.get("role") == "user" and str(m.get("content", "")).strip()
         ]
-        if earlier and (len(_key_terms(text)) <= 1 or _PRONOUNS & set(words(text))):
+        # A question naming no one that speaks of "the company" means one named before.
+        refers = bool(_DEFINITE.search(text)) and not _focus(text)
+        if earlier and (len(_key_terms(text)) <= 1 or _PRONOUNS & set(words(text)) or refers):
             # A follow-up: name who "he" or "it" is, from the latest earlier question
             # that names someone; else lean on the whole last question.
             focus = next((f for f in map(_focus, reversed(earlier)) if f), "")
             standalone = _substitute(text, focus) if focus else text
             query = standalone if standalone != text else f"{earlier[-1]} {text}"
-        return cls(text=text, query=query, key_terms=_key_terms(standalone), kind=kind)
+            if focus and standalone == text:
+                # "How did the company respond?": "the company" is who was named before;
+                # its key term is the name, not the word "company", which any sentence
+                # about some other firm would match. The query keeps the whole context.
+                standalone = _DEFINITE.sub(focus, text, count=1)
+        return cls(
+            text=text,
+            query=query,
+            key_terms=_key_terms(standalone),
+            kind=kind,
+            follows=bool(earlier),
+        )
 
 
 @dataclass
@@ -255,6 +278,7 @@ class ScoredSentence:
     title: str
     score: float
     coverage: float  # share of the question's key-term weight found in its context
+    context: str = ""  # the sentence with the one before it (who "he" is)
 
 
 class ExtractiveAnswerer:
@@ -330,7 +354,7 @@ class ExtractiveAnswerer:
                 )
                 w_cos, w_own, w_near = self.weights
                 score = w_cos * cosine + w_own * own + w_near * near
-                scored.append(ScoredSentence(sentence, passage.title, score, near))
+                scored.append(ScoredSentence(sentence, passage.title, score, near, context))
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
@@ -340,10 +364,11 @@ class ExtractiveAnswerer:
         if not weights:
             return 1.0
         present = set(stems(text))
+        dotted = set(_DOTTED_NUMBER.findall(text))
         found = 0.0
         missing = []
         for word, weight in weights.items():
-            if _stem(word) in present:
+            if word in dotted or ("." not in word and _stem(word) in present):
                 found += weight
             else:
                 missing.append(word)
@@ -390,8 +415,17 @@ class ExtractiveAnswerer:
                 f"the evidence covers {best.coverage:.0%} of the question's key terms "
                 f"({', '.join(question.key_terms)})"
             )
+        # One shared word is a coincidence, however rare the word ("Nancy, France" for
+        # "the capital of France"). Not in a conversation: a question there may lean on the
+        # turns before ("And what did the company do next?").
+        if len(question.key_terms) >= 2 and not question.follows and best.context:
+            unit = dict.fromkeys(question.key_terms, 1.0)
+            if self.coverage(unit, best.context) * len(unit) < 1.5:
+                return "the evidence shares a single word with the question"
         # A number the question itself gives ("GLM 5.2") is not an answer to "how many".
         unasked = _without(best.sentence.text, question.text)
+        if question.kind == "contact" and not _CONTACT.search(unasked):
+            return "the question asks for an address or number to reach and the evidence has none"
         if question.kind == "count" and not _NUMBER.search(unasked):
             return "the question asks for a number and the evidence gives none"
         if question.kind == "time" and not _TIME.search(unasked):
@@ -496,6 +530,8 @@ class ExtractiveAnswerer:
 
 def _kind(text: str) -> str:
     lowered = text.lower()
+    if _CONTACT_Q.search(lowered):
+        return "contact"
     if _COUNT_Q.search(lowered):
         return "count"
     if _DATE_Q.search(lowered):
@@ -516,15 +552,23 @@ def _kind(text: str) -> str:
 
 
 def _key_terms(text: str) -> tuple[str, ...]:
+    # "GLM 5.2" asks about 5.2, not about any text with a 5 and a 2 in it ("2.5.6").
+    dotted = _DOTTED_NUMBER.findall(text)
+    rest = _DOTTED_NUMBER.sub(" ", text)
     return tuple(
         dict.fromkeys(
-            w
-            for w in words(text)
-            if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
+            dotted
+            + [
+                w
+                for w in words(rest)
+                if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
+            ]
         )
     )
 
 
+_DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
+_DEFINITE = re.compile(r"\bthe [a-z]+\b")
 _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)
 
@@ -564,6 +608,8 @@ def _is_common(token: str, terms: TopicTerms) -> bool:
 
 
 def _stem(word: str) -> str:
+    if _DOTTED_NUMBER.fullmatch(word):
+        return word  # a version or a decimal: one term, as rare as it is specific
     found = stems(word, drop=frozenset())
     return found[0] if found else word
 

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 DUPLICATE_COSINE = 0.95  # passages this close retell the same text
+LEXICAL_DEPTH = 5000  # BM25 ranks looked up for dense candidates past the list's cut
+TELLING_WORDS = 4  # words a sentence needs to represent its passage in dense search
 
 
 @dataclass
@@ -40,7 +42,7 @@ class RetrievedPassage:
     title: str
     start: int
     end: int
-    score: float  # fused RRF score
+    score: float  # how far above the candidate pool it stands (z-scores, summed)
     dense: float  # best sentence cosine in this passage (0 if not a dense hit)
     bm25: float
     sentences: list[StoredSentence] = field(default_factory=list)
@@ -676,12 +678,25 @@ class HybridRetriever:
             return self._lexical
 
     def retrieve(self, query: str, k: int) -> Retrieval:
+        """The k best passages: dense and BM25 candidates, each ranked on both signals.
+
+        Plain reciprocal-rank fusion counts a passage missing from one list as absent from
+        it: among many unrelated documents, a passage BM25 ranks first (the question's rare
+        name) may be missing from the dense list because short fragments elsewhere ("the
+        model.") sit closer to the question, and two middling ranks then outweigh it. So
+        the candidates of either list are scored on the other too (cosine of their best
+        sentence, BM25 score past the list's cut) and fused over those complete rankings.
+        The k passages fusion keeps are then ordered by their margins over the pool.
+        """
         query_embedding = self.index.embedder.encode_one(query)
         dense_hits = self.index.nearest_sentences(query_embedding, max(100, 10 * k))
-        lexical_hits = self.lexical().search(query, max(50, 5 * k))
-        # Titles and passage spans of the hits' documents only, not the whole catalog.
+        # BM25 over the question's content words: "what", "does", "was" match everywhere
+        # in a large corpus and rank passages by how a question is phrased.
+        lexical_hits = self.lexical().search(" ".join(content_words(query)), LEXICAL_DEPTH)
+        lexical_cut = max(50, 5 * k)  # BM25 hits that become candidates themselves
+        # Titles and passage spans of the candidates' documents only, not the whole catalog.
         catalog = self.index.documents_of(
-            [s.source for s, _ in dense_hits] + [hit[1] for hit in lexical_hits]
+            [s.source for s, _ in dense_hits] + [hit[1] for hit in lexical_hits[:lexical_cut]]
         )
         candidates: dict[str, RetrievedPassage] = {}
 
@@ -691,36 +706,80 @@ class HybridRetriever:
                 candidates[pid] = RetrievedPassage(pid, source, title, start, end, 0.0, 0.0, 0.0)
             return candidates[pid]
 
-        dense_order: list[str] = []
-        for sentence, cosine in dense_hits:
-            pid = passage_id(sentence.source, sentence.passage)
+        def span(sentence: StoredSentence) -> tuple[int, int]:
             spans = catalog[sentence.source].passages if sentence.source in catalog else ()
-            start, end = (
-                spans[sentence.passage]
-                if sentence.passage < len(spans)
-                else (sentence.start, sentence.end)
-            )
-            passage = candidate(pid, sentence.source, start, end)
-            if pid not in dense_order:
-                dense_order.append(pid)
-                passage.dense = cosine
-        for rank, pid in enumerate(dense_order):
-            candidates[pid].score += 1.0 / (RRF_K + rank + 1)
+            if sentence.passage < len(spans):
+                return spans[sentence.passage]
+            return sentence.start, sentence.end
+
+        by_passage: dict[str, list[StoredSentence]] = {}
+        for sentence, cosine in dense_hits:
+            if not telling(sentence.text):
+                continue
+            pid = passage_id(sentence.source, sentence.passage)
+            passage = candidate(pid, sentence.source, *span(sentence))
+            passage.dense = max(passage.dense, cosine)
+        lexical_rank = {hit[0]: rank for rank, hit in enumerate(lexical_hits)}
         for rank, (pid, source, start, end, score) in enumerate(lexical_hits):
-            passage = candidate(pid, source, start, end)
-            passage.bm25 = score
+            if rank < lexical_cut:
+                candidate(pid, source, start, end)
+            if pid in candidates:
+                candidates[pid].bm25 = score
+        # Candidates BM25 found that the dense search did not: their own sentences' cosines.
+        unseen = [pid for pid, p in candidates.items() if p.dense == 0.0]
+        for sentence in self.index.sentences_of(unseen):
+            pid = passage_id(sentence.source, sentence.passage)
+            by_passage.setdefault(pid, []).append(sentence)
+            if telling(sentence.text):
+                cosine = float(sentence.embedding @ query_embedding)
+                candidates[pid].dense = max(candidates[pid].dense, cosine)
+
+        dense_order = sorted(candidates.values(), key=lambda p: p.dense, reverse=True)
+        for rank, passage in enumerate(dense_order):
             passage.score += 1.0 / (RRF_K + rank + 1)
+        for passage in candidates.values():
+            if passage.id in lexical_rank:
+                passage.score += 1.0 / (RRF_K + lexical_rank[passage.id] + 1)
 
         ranked = sorted(candidates.values(), key=lambda p: p.score, reverse=True)
         top = ranked[: 2 * k]  # room for collapsing duplicates
-        by_passage: dict[str, list[StoredSentence]] = {}
-        for sentence in self.index.sentences_of([p.id for p in top]):
+        missing = [p.id for p in top if p.id not in by_passage]
+        for sentence in self.index.sentences_of(missing):
             by_passage.setdefault(passage_id(sentence.source, sentence.passage), []).append(
                 sentence
             )
         for passage in top:
             passage.sentences = sorted(by_passage.get(passage.id, []), key=lambda s: s.start)
-        return Retrieval(query, query_embedding, collapse_duplicates(top)[:k])
+        chosen = collapse_duplicates(top)[:k]
+        # Ranks choose the k passages: a BM25 score far above the pool's (a common word
+        # repeated in an unrelated document) must not bring one in on its own. Among the
+        # chosen, margins order them: one standing far above the rest on both signals
+        # comes first, not one a hair ahead on each.
+        margin = margins(list(candidates.values()))
+        for passage in chosen:
+            passage.score = margin[passage.id]
+        chosen.sort(key=lambda p: p.score, reverse=True)
+        return Retrieval(query, query_embedding, chosen)
+
+
+def margins(passages: list[RetrievedPassage]) -> dict[str, float]:
+    """Each passage's z-scores on the dense and BM25 signals over the pool, summed: how
+    far above the other candidates it stands, on one scale for both signals."""
+    total = dict.fromkeys((p.id for p in passages), 0.0)
+    for signal in ("dense", "bm25"):
+        values = np.array([getattr(p, signal) for p in passages], dtype=float)
+        if len(values) == 0:
+            break
+        normal = (values - values.mean()) / (float(values.std()) or 1.0)
+        for passage, value in zip(passages, normal):
+            total[passage.id] += float(value)
+    return total
+
+
+def telling(sentence: str) -> bool:
+    """Whether a sentence says enough to speak for its passage in dense search: a fragment
+    ("the model.", "size of key k.") sits close to any question sharing its one word."""
+    return len(words(sentence)) >= TELLING_WORDS
 
 
 def collapse_duplicates(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:

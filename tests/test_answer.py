@@ -148,6 +148,35 @@ def test_follow_up_resolves_he_from_the_history(assistant, lin_yun_answer) -> No
     assert_verbatim(assistant, answer)
 
 
+@pytest.mark.parametrize(
+    "follow_up", ["And what did the company do next?", "How did the company respond to that?"]
+)
+def test_follow_up_reads_the_company_as_the_one_named_before(assistant, follow_up) -> None:
+    """ "The company" is Anthropic, named in the earlier question: its key term is the name,
+    so a sentence about some other firm ("cybersecurity firm 360") does not outrank what
+    Anthropic did, and a question naming no one still leans on the conversation."""
+    from rag.answer import Question
+
+    earlier = "What did the US government order Anthropic to do?"
+    history = [{"role": "user", "content": earlier}]
+    question = Question.parse(follow_up, history)
+    assert "anthropic" in question.key_terms and "company" not in question.key_terms
+    assert earlier in question.query
+    answer = assistant.ask(follow_up, history=history)
+    assert not answer.refused, answer.note
+    assert "revoke" in answer.text, answer.text
+    assert_markers_match_citations(answer)
+
+
+def test_a_new_question_naming_its_subject_is_not_a_follow_up() -> None:
+    from rag.answer import Question
+
+    history = [{"role": "user", "content": "What did the US government order Anthropic to do?"}]
+    question = Question.parse("What is the capital of France?", history)
+    assert question.query == "What is the capital of France?"
+    assert "anthropic" not in question.key_terms
+
+
 def test_history_changes_the_answer_to_a_pronoun_question(assistant, lin_yun_answer) -> None:
     """Without the history, nothing says who "he" is; with it, Lin Yun's university."""
     history = [
@@ -303,3 +332,43 @@ def test_threads_on_a_fresh_assistant(seed_corpus, tmp_path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel = list(pool.map(lambda q: cold.ask(q).text, questions))
     assert parallel == [fresh.ask(q).text for q in questions]
+
+
+def test_a_version_number_is_one_key_term(assistant) -> None:
+    """ "GLM 5.2" asks about 5.2: a text with a 5 and a 2 elsewhere ("2.5.6") does not
+    cover it, so "how many parameters" is not answered by any changelog's version."""
+    from rag.answer import Question
+
+    question = Question.parse("How many parameters does GLM 5.2 have?", None)
+    assert "5.2" in question.key_terms and "5" not in question.key_terms
+    weights = dict.fromkeys(question.key_terms, 1.0)
+    answerer = assistant.answerer
+    changelog = "Since 2.5.6 this is a new parameter in func called response."
+    assert answerer.coverage(weights, changelog) == pytest.approx(1 / len(weights))
+    stated = "Z.ai released GLM 5.2, with 700 billion parameters."
+    assert answerer.coverage(weights, stated) == pytest.approx(3 / len(weights))  # not many
+
+
+def test_asking_for_an_email_address_needs_one_in_the_evidence(assistant) -> None:
+    """Sentences about Lin Yun cover "Lin Yun" (rare names weigh much: among unrelated
+    documents on mail, "email" and "address" weigh little), but none gives an address."""
+    from rag.answer import ExtractiveAnswerer, Question
+
+    question = Question.parse("What is Lin Yun's email address?", None)
+    assert question.kind == "contact"
+    lenient = ExtractiveAnswerer(
+        assistant.embedder.encode,
+        assistant.settings.min_relevance,
+        0.0,  # key-term coverage alone cannot refuse here
+        assistant.settings.max_answer_chars,
+    )
+    retrieval = assistant.retriever.retrieve(question.query, assistant.settings.top_k)
+    answer = lenient.answer(
+        question,
+        retrieval,
+        retrieval.query_embedding,
+        assistant.retriever.lexical(),
+        assistant.document_text,
+    )
+    assert answer.refused, answer.text
+    assert "address" in answer.note
