@@ -61,6 +61,12 @@ def passage_id(source: str, position: int) -> str:
     return f"{source}#p{position}"
 
 
+def passage_location(pid: str) -> tuple[str, int]:
+    """(source, position) of a passage_id."""
+    source, _, position = pid.rpartition("#p")
+    return source, int(position)
+
+
 @lru_cache(maxsize=1)
 def _punkt():
     # llama-index-core ships punkt's English model in its cache; pointing nltk at

@@ -35,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunks import Passage, chunking_signature, sentence_key, split_document
+from rag.chunks import (
+    Passage,
+    chunking_signature,
+    passage_location,
+    sentence_id,
+    sentence_key,
+    split_document,
+)
 from rag.documents import Document
 from rag.embeddings import (
     LEGACY_IDENTITY,
@@ -83,6 +90,10 @@ class StoredDocument:
     # Which model variant made its vectors (rag/embeddings.py IDENTITIES); records from
     # before identities were kept were all made by torch, i.e. the fp32 identity.
     embedding: str = LEGACY_IDENTITY
+    # Each passage's sentences as (start, end): their record ids, so a question reads a
+    # passage's sentences by id (about 1.5 ms at 10,000 documents) instead of by a
+    # metadata filter (about 30 ms). None in records written before it was kept.
+    sentence_spans: tuple[tuple[tuple[int, int], ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -390,19 +401,33 @@ class Index:
         self._embedding_checked = version
 
     def sentences_of(self, passage_ids: Sequence[str]) -> list[StoredSentence]:
+        located = [passage_location(pid) for pid in passage_ids]
+        records = self.documents_of(source for source, _ in located)
+        ids: list[str] = []
+        unlisted: list[str] = []  # passages of records without sentence spans
+        for pid, (source, position) in zip(passage_ids, located):
+            record = records.get(source)
+            if record is None:
+                continue
+            if record.sentence_spans is None:
+                unlisted.append(pid)
+            elif position < len(record.sentence_spans):
+                ids.extend(sentence_id(source, a, b) for a, b in record.sentence_spans[position])
         found: list[StoredSentence] = []
-        for batch in _batches(list(passage_ids), _LOOKUP_BATCH):
-            got = self._sentences.get(
-                where={"passage_id": {"$in": batch}},
-                include=["metadatas", "documents", "embeddings"],
-            )
-            found.extend(
-                _stored_sentence(id_, meta, doc, emb)
-                for id_, meta, doc, emb in zip(
-                    got["ids"], got["metadatas"], got["documents"], got["embeddings"]
-                )
-            )
+        for batch in _batches(ids, _LOOKUP_BATCH):
+            found.extend(self._read_sentences(ids=batch))
+        for batch in _batches(unlisted, _LOOKUP_BATCH):
+            found.extend(self._read_sentences(where={"passage_id": {"$in": batch}}))
         return found
+
+    def _read_sentences(self, **selection: Any) -> list[StoredSentence]:
+        got = self._sentences.get(**selection, include=["metadatas", "documents", "embeddings"])
+        return [
+            _stored_sentence(id_, meta, doc, emb)
+            for id_, meta, doc, emb in zip(
+                got["ids"], got["metadatas"], got["documents"], got["embeddings"]
+            )
+        ]
 
     def word_vectors(self, words: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of these words (the machine's vocabulary table, then those
@@ -459,6 +484,10 @@ class Index:
                     continue
                 (report.updated if previous else report.added).append(doc.source)
                 pending.append((doc, split_document(doc, passage_tokens)))
+            unlisted = [s for s in report.unchanged if stored[s].sentence_spans is None]
+            if unlisted:  # records from before sentence spans were kept
+                with self._writing():
+                    self._record_sentence_spans(unlisted, stored)
             if remove_missing:
                 present = {doc.source for doc in documents} | set(keep)
                 for source in sorted(set(stored) - present):
@@ -714,6 +743,7 @@ class Index:
                     "description": doc.description,
                     "content_hash": doc.content_hash,
                     "passages": json.dumps([[p.start, p.end] for p in passages]),
+                    "sentence_spans": _sentence_spans_json(passages),
                     "sentences": count,
                     "added_at": now,
                     "chunking": chunking,
@@ -738,6 +768,25 @@ class Index:
         time is not overlapped by the embedding of the next group."""
         self._sentences.add(ids=ids, documents=texts, embeddings=embeddings, metadatas=metadatas)
 
+    def _record_sentence_spans(self, sources: list[str], stored: dict[str, StoredDocument]) -> None:
+        """Add each passage's sentence spans to records written without them, from the
+        sentence records themselves (once; nothing is embedded)."""
+        for batch in _batches(sources, _LOOKUP_BATCH):
+            got = self._sentences.get(where={"source": {"$in": batch}}, include=["metadatas"])
+            spans: dict[str, list[list[list[int]]]] = {
+                s: [[] for _ in stored[s].passages] for s in batch
+            }
+            for meta in got["metadatas"]:
+                passages = spans[str(meta["source"])]
+                if int(meta["passage"]) < len(passages):
+                    passages[int(meta["passage"])].append([int(meta["start"]), int(meta["end"])])
+            for passages in spans.values():
+                for sentences in passages:
+                    sentences.sort()
+            self._documents.update(
+                ids=batch, metadatas=[{"sentence_spans": json.dumps(spans[s])} for s in batch]
+            )
+
     def _retitle(self, doc: Document) -> None:
         self._documents.update(
             ids=[doc.source], metadatas=[{"title": doc.title, "description": doc.description}]
@@ -761,7 +810,19 @@ def _stored_document(source: str, meta: dict[str, Any]) -> StoredDocument:
         added_at=float(meta.get("added_at", 0.0)),
         chunking=str(meta.get("chunking", "")),
         embedding=str(meta.get("embedding", LEGACY_IDENTITY)),
+        sentence_spans=(
+            tuple(
+                tuple((int(a), int(b)) for a, b in spans)
+                for spans in json.loads(meta["sentence_spans"])
+            )
+            if "sentence_spans" in meta
+            else None
+        ),
     )
+
+
+def _sentence_spans_json(passages: Sequence[Passage]) -> str:
+    return json.dumps([[[s.start, s.end] for s in p.sentences] for p in passages])
 
 
 def _stored_sentence(id_: str, meta: dict[str, Any], text: str, emb: Any) -> StoredSentence:

@@ -374,3 +374,33 @@ def test_a_sentence_of_the_group_still_being_written_is_not_embedded_again(
     assert report.words_embedded == len(words) > 0
     assert set(index.word_vectors(sorted(words))) == words
     assert sum(s["sentences"] for s in assistant.sources()) == index.count_sentences() == 4
+
+
+def _sentences_by_filter(index, passage_ids: list[str]) -> set[str]:
+    got = index._sentences.get(where={"passage_id": {"$in": passage_ids}}, include=[])
+    return set(got["ids"])
+
+
+def test_passage_sentences_are_read_by_id_and_old_records_gain_their_spans(ingested) -> None:
+    index = ingested.index
+    doc = index.documents()[DOC_002]
+    assert doc.sentence_spans is not None and len(doc.sentence_spans) == len(doc.passages)
+    pids = [f"{DOC_002}#p{i}" for i in range(len(doc.passages))]
+    by_id = {s.id for s in index.sentences_of(pids)}
+    assert by_id == _sentences_by_filter(index, pids) and len(by_id) == doc.sentences
+
+    # A record written before sentence spans were kept: its passages are still read
+    # (by filter), and the next ingest adds the spans without embedding anything.
+    got = index._documents.get(ids=[DOC_002], include=["metadatas", "documents", "embeddings"])
+    old = {k: v for k, v in got["metadatas"][0].items() if k != "sentence_spans"}
+    index._documents.delete(ids=[DOC_002])
+    index._documents.add(
+        ids=[DOC_002], documents=got["documents"], embeddings=got["embeddings"], metadatas=[old]
+    )
+    index._bump_version()
+    assert index.documents()[DOC_002].sentence_spans is None
+    assert {s.id for s in index.sentences_of(pids)} == by_id
+    report = ingested.ingest()
+    assert report.embedded == 0 and DOC_002 in report.unchanged
+    assert index.documents()[DOC_002].sentence_spans == doc.sentence_spans
+    assert {s.id for s in index.sentences_of(pids)} == by_id
