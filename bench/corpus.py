@@ -16,7 +16,7 @@ import random
 import re
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,18 +138,28 @@ def generate(count: int) -> Iterator[GeneratedDocument]:
     raise SystemExit(f"only {made} documents could be generated; asked for {count}")
 
 
-def write_corpus(count: int, dest: Path) -> list[GeneratedDocument]:
-    """`count` .txt files in dest (created), each starting with its title line."""
+def write_documents(
+    docs: list[GeneratedDocument], dest: Path, prefix: str, slug_chars: int
+) -> list[GeneratedDocument]:
+    """One .txt file per document in dest (created), each starting with its title line."""
     dest.mkdir(parents=True, exist_ok=True)
-    docs = list(generate(count))
     for i, doc in enumerate(docs):
-        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", doc.name)[:80]
-        (dest / f"gen{i:05d}_{slug}.txt").write_text(f"{doc.title}\n\n{doc.text}\n")
+        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", doc.name)[:slug_chars]
+        (dest / f"{prefix}{i:05d}_{slug}.txt").write_text(f"{doc.title}\n\n{doc.text}\n")
     return docs
 
 
-if __name__ == "__main__":
+def write_corpus(count: int, dest: Path) -> list[GeneratedDocument]:
+    return write_documents(list(generate(count)), dest, "gen", 80)
+
+
+def command_line(write: Callable[[int, Path], list[GeneratedDocument]]) -> None:
+    """`script.py SIZE FOLDER`: write a corpus and say what it holds."""
     size, folder = int(sys.argv[1]), Path(sys.argv[2])
-    made = write_corpus(size, folder)
+    made = write(size, folder)
     chars = sum(len(d.text) for d in made)
     print(f"{len(made)} documents, {chars:,} characters in {folder}")
+
+
+if __name__ == "__main__":
+    command_line(write_corpus)

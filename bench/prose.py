@@ -21,12 +21,11 @@ import email
 import gzip
 import random
 import re
-import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus import GeneratedDocument, _clip
+from corpus import GeneratedDocument, _clip, command_line, write_documents
 
 FOLDOC = Path("/usr/share/dictd/foldoc")
 MIN_CHARS = 600  # shorter entries are one-line definitions, not prose
@@ -134,17 +133,8 @@ def generate(count: int) -> Iterator[GeneratedDocument]:
 
 
 def write_corpus(count: int, dest: Path) -> list[GeneratedDocument]:
-    """`count` .txt files in dest (created), each starting with its title line."""
-    dest.mkdir(parents=True, exist_ok=True)
-    docs = list(generate(count))
-    for i, doc in enumerate(docs):
-        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", doc.name)[:60]
-        (dest / f"prose{i:05d}_{slug}.txt").write_text(f"{doc.title}\n\n{doc.text}\n")
-    return docs
+    return write_documents(list(generate(count)), dest, "prose", 60)
 
 
 if __name__ == "__main__":
-    size, folder = int(sys.argv[1]), Path(sys.argv[2])
-    made = write_corpus(size, folder)
-    chars = sum(len(d.text) for d in made)
-    print(f"{len(made)} documents, {chars:,} characters in {folder}")
+    command_line(write_corpus)
