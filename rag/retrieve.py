@@ -686,7 +686,9 @@ class HybridRetriever:
         model.") sit closer to the question, and two middling ranks then outweigh it. So
         the candidates of either list are scored on the other too (cosine of their best
         sentence, BM25 score past the list's cut) and fused over those complete rankings.
-        The k passages fusion keeps are then ordered by their margins over the pool.
+        The k passages fusion keeps are then ordered by their margins over the pool. One
+        exception to ranks choosing: the passage closest in meaning, when it stands clear
+        of the rest (see standout), takes the last place if fusion left it out.
         """
         query_embedding = self.index.embedder.encode_one(query)
         dense_hits = self.index.nearest_sentences(query_embedding, max(100, 10 * k))
@@ -743,6 +745,9 @@ class HybridRetriever:
 
         ranked = sorted(candidates.values(), key=lambda p: p.score, reverse=True)
         top = ranked[: 2 * k]  # room for collapsing duplicates
+        closest = standout(dense_order)
+        if closest is not None and all(p.id != closest.id for p in top):
+            top.append(closest)
         missing = [p.id for p in top if p.id not in by_passage]
         for sentence in self.index.sentences_of(missing):
             by_passage.setdefault(passage_id(sentence.source, sentence.passage), []).append(
@@ -750,7 +755,10 @@ class HybridRetriever:
             )
         for passage in top:
             passage.sentences = sorted(by_passage.get(passage.id, []), key=lambda s: s.start)
-        chosen = collapse_duplicates(top)[:k]
+        kept = collapse_duplicates(top)
+        chosen = kept[:k]
+        if closest is not None and any(p.id == closest.id for p in kept[k:]):
+            chosen[-1] = closest
         # Ranks choose the k passages: a BM25 score far above the pool's (a common word
         # repeated in an unrelated document) must not bring one in on its own. Among the
         # chosen, margins order them: one standing far above the rest on both signals
@@ -760,6 +768,21 @@ class HybridRetriever:
             passage.score = margin[passage.id]
         chosen.sort(key=lambda p: p.score, reverse=True)
         return Retrieval(query, query_embedding, chosen)
+
+
+def standout(dense_order: list[RetrievedPassage]) -> RetrievedPassage | None:
+    """The passage closest in meaning when it stands clear of the rest: ahead of the next
+    by more than the pool's spread of cosines (a standard deviation).
+
+    Such a passage stays among the k whatever its BM25 rank: among many unrelated short
+    passages each repeating one query word ("key", "name", "event"), it can rank below
+    all of them on BM25 and lose on fused ranks alone. A dense lead of a hair is no such
+    evidence, and then fused ranks decide as usual."""
+    if len(dense_order) < 2:
+        return None
+    spread = float(np.std([p.dense for p in dense_order]))
+    first, second = dense_order[0], dense_order[1]
+    return first if first.dense - second.dense > spread else None
 
 
 def margins(passages: list[RetrievedPassage]) -> dict[str, float]:

@@ -187,3 +187,47 @@ def test_margins_put_both_signals_on_one_scale() -> None:
     assert total["p0"] > total["p2"] > total["p3"]
     assert total["p1"] > total["p2"]
     assert sum(total.values()) == pytest.approx(0.0)
+
+
+@pytest.fixture(scope="module")
+def keywords(tmp_path_factory: pytest.TempPathFactory):
+    """The seed articles beside short lines that each repeat words of the question below
+    ("key", "event") among kitchen words: BM25 ranks every one of them above the article's
+    passage, though none is close to the question in meaning (like API docstrings)."""
+    from rag import Assistant
+
+    folder = tmp_path_factory.mktemp("keywords")
+    corpus = copy_corpus(folder / "corpus")
+    food = ["salt", "broth", "onion", "garlic", "pepper", "carrot"]
+    food += ["butter", "flour", "lemon", "basil", "honey", "rice"]
+    lines = [f"{food[i % 12]} {i} key, {food[(i + 5) % 12]} key event." for i in range(40)]
+    lines += [f"Step {i}: stir the soup, add {i} grams of salt and simmer." for i in range(300)]
+    (corpus / "kitchen.txt").write_text("Kitchen notes\n\n" + "\n\n".join(lines) + "\n")
+    assistant = Assistant(corpus_dir=corpus, index_dir=folder / "index")
+    assert assistant.ingest().failed == []
+    return assistant
+
+
+def test_the_passage_standing_clear_on_meaning_is_kept_against_keyword_lines(keywords) -> None:
+    """Fused ranks alone keep six kitchen lines (BM25 first, dense middling) and lose the
+    passage naming Whitfield Diffie, far closer to the question than any other."""
+    question = "Which public-key crypto pioneer was one of the big names at the event?"
+    passages = keywords.retriever.retrieve(question, 6).passages
+    assert len(passages) == 6
+    texts = [" ".join(s.text for s in p.sentences) for p in passages]
+    assert "Whitfield Diffie" in texts[0], [p.source for p in passages]
+    assert sum(p.source == "kitchen.txt" for p in passages) == 5  # BM25's picks stay
+
+
+def test_a_dense_lead_of_a_hair_keeps_nothing() -> None:
+    from rag.retrieve import RetrievedPassage, standout
+
+    def pool(*cosines: float) -> list[RetrievedPassage]:
+        return [
+            RetrievedPassage(f"p{i}", "s", "t", 0, 1, 0.0, c, 0.0) for i, c in enumerate(cosines)
+        ]
+
+    clear = pool(0.46, 0.33, 0.31, 0.30, 0.2, 0.1)
+    assert standout(clear) is clear[0]
+    assert standout(pool(0.46, 0.45, 0.31, 0.30, 0.2, 0.1)) is None
+    assert standout(pool(0.46)) is None
