@@ -484,7 +484,8 @@ class Index:
                     continue
                 (report.updated if previous else report.added).append(doc.source)
                 pending.append((doc, split_document(doc, passage_tokens)))
-            unlisted = [s for s in report.unchanged if stored[s].sentence_spans is None]
+            kept = report.unchanged + [doc.source for doc in retitled]  # same sentences
+            unlisted = [s for s in kept if stored[s].sentence_spans is None]
             if unlisted:  # records from before sentence spans were kept
                 with self._writing():
                     self._record_sentence_spans(unlisted, stored)
