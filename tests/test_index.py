@@ -294,6 +294,19 @@ def test_words_are_embedded_once_at_ingest_and_answers_do_not_encode_them_again(
 # ---- the write path: groups, the writer thread, the machine's word table ----------------
 
 
+def _record_sizes(monkeypatch, collection, method: str) -> list[int]:
+    """The number of ids of each call to a Chroma collection's method (the call goes on)."""
+    sizes: list[int] = []
+    real = getattr(collection, method)
+
+    def counted(ids, **kwargs):
+        sizes.append(len(ids))
+        return real(ids=ids, **kwargs)
+
+    monkeypatch.setattr(collection, method, counted)
+    return sizes
+
+
 def test_a_write_group_goes_to_chroma_in_one_add_and_one_records_upsert(
     corpus_copy: Path, make_assistant, monkeypatch
 ) -> None:
@@ -301,22 +314,8 @@ def test_a_write_group_goes_to_chroma_in_one_add_and_one_records_upsert(
     its documents' records one upsert, not one of each per document."""
     assistant = make_assistant(corpus_copy)
     index = assistant.index
-    adds: list[int] = []
-    real_add = index._sentences.add
-
-    def add(ids, **kwargs):
-        adds.append(len(ids))
-        return real_add(ids=ids, **kwargs)
-
-    monkeypatch.setattr(index._sentences, "add", add)
-    record_upserts: list[int] = []
-    real_upsert = index._documents.upsert
-
-    def upsert(ids, **kwargs):
-        record_upserts.append(len(ids))
-        return real_upsert(ids=ids, **kwargs)
-
-    monkeypatch.setattr(index._documents, "upsert", upsert)
+    adds = _record_sizes(monkeypatch, index._sentences, "add")
+    record_upserts = _record_sizes(monkeypatch, index._documents, "upsert")
     report = assistant.ingest()
     assert sorted(report.added) == sorted(SEED_SOURCES)
     total = sum(s["sentences"] for s in assistant.sources())
