@@ -342,7 +342,7 @@ class ExtractiveAnswerer:
         scored = []
         for passage in retrieval.passages:
             for i, sentence in enumerate(passage.sentences):
-                if len(words(sentence.text)) < MIN_SENTENCE_WORDS:
+                if len(words(sentence.text)) < MIN_SENTENCE_WORDS or _asks(sentence.text):
                     continue
                 # The sentence before names who "he" is; the passage is its context.
                 context = " ".join(s.meaning for s in passage.sentences[max(0, i - 1) : i + 1])
@@ -612,6 +612,13 @@ def _stem(word: str) -> str:
         return word  # a version or a decimal: one term, as rare as it is specific
     found = stems(word, drop=frozenset())
     return found[0] if found else word
+
+
+def _asks(sentence: str) -> bool:
+    """A question in the text ('Is there a path toward de-escalation?') restates what
+    is asked, often in the asker's very words, and answers nothing: the sentences after
+    it do, with it as their context."""
+    return sentence.rstrip().rstrip("\"'”’)").endswith("?")
 
 
 def _cosine(a: ScoredSentence, b: ScoredSentence) -> float:

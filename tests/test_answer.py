@@ -372,3 +372,14 @@ def test_asking_for_an_email_address_needs_one_in_the_evidence(assistant) -> Non
     )
     assert answer.refused, answer.text
     assert "address" in answer.note
+
+
+def test_a_question_in_the_text_is_context_not_the_answer(assistant) -> None:
+    """Article 002 asks "Is there a path toward de-escalation?" and answers it in the next
+    sentence. The heading repeats the question's own words, so it scored best and was
+    given as the answer; the answer is the sentence after it."""
+    answer = assistant.ask("What path toward de-escalation does the Creati.ai article suggest?")
+    assert not answer.refused, answer.note
+    assert all(not c.quote.endswith("?") for c in answer.citations), answer.text
+    assert any("non-competitive" in c.quote for c in answer.citations), answer.text
+    assert_verbatim(assistant, answer)
