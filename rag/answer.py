@@ -194,6 +194,12 @@ _CONTACT = re.compile(
     r"|\+?\d[\d ()./-]{6,}\d",
     re.I,
 )
+# "How do I reverse a list?" asks for a way to do something: evidence that never names
+# the doing (or a near synonym of it) describes something else done to a list.
+_HOW_TO_Q = re.compile(
+    r"\bhow (?:(?:do|can|could|should|would|might|may) (?:i|you|we|one|people|they|someone)|to)"
+    r" ([a-z][a-z-]+)"
+)
 MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
@@ -238,7 +244,8 @@ class Question:
     text: str
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
-    kind: str  # count, time, date, said, name, entity or other: what the answer must contain
+    # What the answer must contain: contact, count, how-to, date, time, name, said, entity, other.
+    kind: str
     follows: bool = False  # asked after earlier questions, whose words it may lean on
 
     @classmethod
@@ -426,6 +433,8 @@ class ExtractiveAnswerer:
         unasked = _without(best.sentence.text, question.text)
         if question.kind == "contact" and not _CONTACT.search(unasked):
             return "the question asks for an address or number to reach and the evidence has none"
+        if question.kind == "how-to" and not self._does(question.text, best.context):
+            return "the question asks how to do something the evidence does not speak of doing"
         if question.kind == "count" and not _NUMBER.search(unasked):
             return "the question asks for a number and the evidence gives none"
         if question.kind == "time" and not _TIME.search(unasked):
@@ -439,6 +448,11 @@ class ExtractiveAnswerer:
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
+
+    def _does(self, question: str, context: str) -> bool:
+        action = _HOW_TO_Q.search(question.lower())
+        verb = action.group(1) if action else ""
+        return not verb or self.coverage({verb: 1.0}, context) == 1.0
 
     def _names_beside(self, sentence: str, question: Question, terms: TopicTerms | None) -> bool:
         """Whether a name the question does not give stands within NAME_WINDOW content
@@ -534,6 +548,8 @@ def _kind(text: str) -> str:
         return "contact"
     if _COUNT_Q.search(lowered):
         return "count"
+    if _HOW_TO_Q.search(lowered):
+        return "how-to"
     if _DATE_Q.search(lowered):
         return "date"
     if _TIME_Q.search(lowered):

@@ -383,3 +383,35 @@ def test_a_question_in_the_text_is_context_not_the_answer(assistant) -> None:
     assert all(not c.quote.endswith("?") for c in answer.citations), answer.text
     assert any("non-competitive" in c.quote for c in answer.citations), answer.text
     assert_verbatim(assistant, answer)
+
+
+def test_how_to_questions_need_evidence_of_the_doing(tmp_path, make_assistant) -> None:
+    """Among API docs, "How do I reverse a list in Python?" found a sentence with "list"
+    and "Python" that says nothing about reversing, and gave it as the answer."""
+    from rag.answer import Question
+
+    assert Question.parse("How do I reverse a list in Python?", None).kind == "how-to"
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "sympy.txt").write_text(
+        "convert_to_python(): Returns a list with Python code for the SymPy expressions.\n"
+        "Each expression becomes one line of Python source in the returned list.\n"
+    )
+    (corpus / "networkx.txt").write_text(
+        "reverse(G, copy): Returns the reverse directed graph of G.\n"
+        "The edges of the graph point the other way after the call.\n"
+    )
+    assistant = make_assistant(corpus)
+    assistant.ingest()
+    refused = assistant.ask("How do I reverse a list in Python?")
+    assert refused.refused, refused.text
+    assert "how to do" in refused.note
+
+    (corpus / "builtins.txt").write_text(
+        "list.reverse(): Reverse the elements of a Python list in place.\n"
+    )
+    assistant.ingest()
+    answer = assistant.ask("How do I reverse a list in Python?")
+    assert not answer.refused, answer.note
+    assert answer.citations[0].source == "builtins.txt", answer.text
+    assert_verbatim(assistant, answer)
