@@ -321,7 +321,9 @@ class ExtractiveAnswerer:
         reason = self.refusal_reason(question, ranked, terms)
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
-        chosen = self.choose(ranked)
+        chosen = self.choose(
+            [ranked[0]] + [s for s in ranked[1:] if self.supports(question, s, terms)]
+        )
         text, citations = self.compose(chosen, document_text)
         return Answer(question.text, text, False, citations, retrieved=retrieved)
 
@@ -422,13 +424,8 @@ class ExtractiveAnswerer:
                 f"the evidence covers {best.coverage:.0%} of the question's key terms "
                 f"({', '.join(question.key_terms)})"
             )
-        # One shared word is a coincidence, however rare the word ("Nancy, France" for
-        # "the capital of France"). Not in a conversation: a question there may lean on the
-        # turns before ("And what did the company do next?").
-        if len(question.key_terms) >= 2 and not question.follows and best.context:
-            unit = dict.fromkeys(question.key_terms, 1.0)
-            if self.coverage(unit, best.context) * len(unit) < 1.5:
-                return "the evidence shares a single word with the question"
+        if self._shares_one_word(question, best):
+            return "the evidence shares a single word with the question"
         # A number the question itself gives ("GLM 5.2") is not an answer to "how many".
         unasked = _without(best.sentence.text, question.text)
         if question.kind == "contact" and not _CONTACT.search(unasked):
@@ -448,6 +445,38 @@ class ExtractiveAnswerer:
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
+
+    def _shares_one_word(self, question: Question, item: ScoredSentence) -> bool:
+        """One shared word is a coincidence, however rare the word ("Nancy, France" for
+        "the capital of France"). Not in a conversation: a question there may lean on the
+        turns before ("And what did the company do next?")."""
+        if len(question.key_terms) < 2 or question.follows or not item.context:
+            return False
+        unit = dict.fromkeys(question.key_terms, 1.0)
+        return self.coverage(unit, item.context) * len(unit) < 1.5
+
+    def supports(self, question: Question, item: ScoredSentence, terms: TopicTerms) -> bool:
+        """Whether a sentence after the best is evidence by the same standard as the best:
+        near in score alone let "A tournament is a directed graph ... joining each pair"
+        into the answer to "How did Stephen Casper join the conference?". A question
+        naming someone is answered by sentences about them (their name, or the one
+        before naming them): "joining" and "tournament" soft matching "join" and
+        "conference" do not make a sentence about Casper."""
+        if item.coverage < self.min_coverage or self._shares_one_word(question, item):
+            return False
+        names = self.names(question, terms)
+        return not names or bool(names & set(stems(item.context)))
+
+    def names(self, question: Question, terms: TopicTerms) -> set[str]:
+        """Stems of the names the question gives ("Stephen Casper", "Creati.ai").
+        Demonyms and words in many passages are vocabulary, not names: "Chinese models"
+        is answered by "models in China", "the AI conference" by "the conference"."""
+        return {
+            stem
+            for word in _focus(question.text).split()
+            if not _DEMONYM.search(word) and not _is_common(word, terms)
+            for stem in stems(word)
+        }
 
     def _does(self, question: str, context: str) -> bool:
         action = _HOW_TO_Q.search(question.lower())

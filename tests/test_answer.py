@@ -415,3 +415,32 @@ def test_how_to_questions_need_evidence_of_the_doing(tmp_path, make_assistant) -
     assert not answer.refused, answer.note
     assert answer.citations[0].source == "builtins.txt", answer.text
     assert_verbatim(assistant, answer)
+
+
+def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assistant) -> None:
+    """Among graph-library docs, "joining" and "tournament" (soft matching "join" and
+    "conference") brought sentences about tournaments into the answer about Casper: near
+    the best in score, but not about him. Each sentence after the best must be evidence
+    by the best's standard, and about the one the question names."""
+    from rag.answer import Question
+
+    (corpus_copy / "tournament.txt").write_text(
+        "Players join the tournament by registering before the first round of the "
+        "conference games.\n"
+        "A tournament is a directed graph, with neither self-loops nor multi-edges, in which "
+        "there is exactly one directed edge joining each pair of distinct nodes.\n"
+    )
+    assistant = make_assistant(corpus_copy)
+    assistant.ingest()
+    question = Question.parse("How did Casper join the conference?", None)
+    retrieval = assistant.retriever.retrieve(question.query, assistant.settings.top_k)
+    terms = assistant.retriever.lexical().topic(p.source for p in retrieval.passages)
+    ranked = assistant.answerer.rank(question, retrieval, retrieval.query_embedding, terms)
+    by_start = {s.sentence.text.split(",")[0]: s for s in ranked}
+    supports = assistant.answerer.supports
+    players = by_start[
+        "Players join the tournament by registering before the first round of the conference games."
+    ]
+    assert players.coverage >= assistant.settings.min_coverage  # covers "join", "conference"
+    assert not supports(question, players, terms)  # but is not about Casper
+    assert not supports(question, by_start["A tournament is a directed graph"], terms)
