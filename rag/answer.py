@@ -321,9 +321,7 @@ class ExtractiveAnswerer:
         reason = self.refusal_reason(question, ranked, terms)
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
-        chosen = self.choose(
-            [ranked[0]] + [s for s in ranked[1:] if self.supports(question, s, terms)]
-        )
+        chosen = self.choose(ranked, lambda s: self.supports(question, s, terms))
         text, citations = self.compose(chosen, document_text)
         return Answer(question.text, text, False, citations, retrieved=retrieved)
 
@@ -523,14 +521,21 @@ class ExtractiveAnswerer:
         anchor_at = [i for i, t in enumerate(plain) if is_anchor(t)]
         return any(abs(i - j) <= NAME_WINDOW for i in name_at for j in anchor_at)
 
-    def choose(self, ranked: list[ScoredSentence]) -> list[list[ScoredSentence]]:
-        """Groups of sentences: each group one answer sentence and the sources saying it."""
+    def choose(
+        self,
+        ranked: list[ScoredSentence],
+        supports: Callable[[ScoredSentence], bool] = lambda _: True,
+    ) -> list[list[ScoredSentence]]:
+        """Groups of sentences: each group one answer sentence and the sources saying it.
+        Sentences after the best join only if `supports` admits them."""
         best = ranked[0].score
         groups: list[list[ScoredSentence]] = []
         length = 0
         for item in ranked:
             if item.score < max(best - MARGIN, self.min_relevance):
                 break
+            if groups and not supports(item):
+                continue
             twin = next((g for g in groups if _cosine(g[0], item) >= NEAR_DUPLICATE), None)
             if twin is not None:
                 if all(s.sentence.source != item.sentence.source for s in twin):
