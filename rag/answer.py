@@ -137,7 +137,7 @@ _PRONOUNS = frozenset(
 )
 # "What did Diffie say...?" needs evidence that reports what someone said or thinks.
 _SAID_Q = re.compile(
-    r"\b(say|said|says|tell|told|predict\w*|argu\w*|claim\w*|think|thinks|believe\w*|"
+    r"\b(say|said|says|tell|told|predict\w*|argue[sd]?|arguing|claim\w*|think|thinks|believe\w*|"
     r"warn\w*|suggest\w*|state|stated|remark\w*|recommend\w*|propose\w*|conclude\w*|"
     r"present|presented|speak|spoke|talk|talked|discuss|discussed)\b"
 )
@@ -162,7 +162,11 @@ NAME_WINDOW = 2  # content words between the asked-about word and the name that 
 _TOKEN = re.compile(r"[\w.’'-]*\w")
 _COUNT_Q = re.compile(r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b")
 _NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
-_TIME_Q = re.compile(r"\bwhen\b|\b(what|which)( (is|was|were|are))?( the)? (year|month|time)\b")
+# "When did...", not "which key ... when resizing": a clause with "when" asks for no time.
+_TIME_Q = re.compile(
+    r"^\W*when\b|\bwhen (did|does|do|was|were|is|are|will|would|has|have|had|can|could)\b"
+    r"|\b(what|which)( (is|was|were|are))?( the)? (year|month|time)\b"
+)
 # "What was the exact date...": "a week ago" tells when, not the date.
 _DATE_Q = re.compile(
     r"\b(what|which)( (is|was|were|are))?( the)?( exact| precise| specific)? (date|day)\b"
@@ -173,14 +177,15 @@ _NUMBER = re.compile(
     r"million|billion|several|few)\b",
     re.I,
 )
+# The month is "May", the verb "may" ("hackers may gain a near-term advantage").
 _DATE = re.compile(
-    r"\b(1[89]|20)\d\d\b|\b\d{1,2}[/.-]\d{1,2}\b|\b(january|february|march|april|may|june|"
+    r"\b(1[89]|20)\d\d\b|\b\d{1,2}[/.-]\d{1,2}\b|\b(january|february|march|april|(?-i:May)|june|"
     r"july|august|september|october|november|december|monday|tuesday|wednesday|thursday|"
     r"friday|saturday|sunday|yesterday|today)\b",
     re.I,
 )
 _TIME = re.compile(
-    r"\b(1[89]|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|"
+    r"\b(1[89]|20)\d\d\b|\b(january|february|march|april|(?-i:May)|june|july|august|september|"
     r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century)\b",
     re.I,
@@ -200,6 +205,9 @@ _HOW_TO_Q = re.compile(
     r"\bhow (?:(?:do|can|could|should|would|might|may) (?:i|you|we|one|people|they|someone)|to)"
     r" ([a-z][a-z-]+)"
 )
+# Kinds whose answer is a value in the sentence (a time, a number, an address): of two
+# sentences as close to the question, the one giving the value answers.
+_VALUE_KINDS = frozenset(["contact", "count", "date", "time"])
 MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
@@ -318,7 +326,7 @@ class ExtractiveAnswerer:
         retrieved = retrieval.scores()
         terms = lexical.topic(p.source for p in retrieval.passages)
         ranked = self.rank(question, retrieval, question_embedding, terms)
-        reason = self.refusal_reason(question, ranked, terms)
+        ranked, reason = self.lead(question, ranked, terms)
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
         chosen = self.choose(ranked, lambda s: self.supports(question, s, terms))
@@ -405,6 +413,25 @@ class ExtractiveAnswerer:
         return {w: self._word_vectors[w] for w in items}
 
     # ---- decisions -----------------------------------------------------------------
+
+    def lead(
+        self, question: Question, ranked: list[ScoredSentence], terms: TopicTerms
+    ) -> tuple[list[ScoredSentence], str]:
+        """The ranking with the sentence that answers first, or why none does. The best
+        by score may lack what the question asks for ("When was the first beta
+        released?": the sentence with the date scores 0.62, one without 0.63); a
+        sentence within MARGIN of it that has it leads instead."""
+        reason = self.refusal_reason(question, ranked, terms)
+        if not reason or question.kind not in _VALUE_KINDS:
+            return ranked, reason
+        for i in range(1, len(ranked)):
+            if ranked[i].score < ranked[0].score - MARGIN:
+                break
+            if ranked[i].coverage >= ranked[0].coverage and not self.refusal_reason(
+                question, ranked[i:], terms
+            ):
+                return [ranked[i], *ranked[:i], *ranked[i + 1 :]], ""
+        return ranked, reason
 
     def refusal_reason(
         self,
@@ -578,6 +605,8 @@ class ExtractiveAnswerer:
 
 def _kind(text: str) -> str:
     lowered = text.lower()
+    if re.match(r"\W*why\b", lowered):
+        return "other"  # a reason: "Why did Sun change the name...?" asks for no name
     if _CONTACT_Q.search(lowered):
         return "contact"
     if _COUNT_Q.search(lowered):
