@@ -213,6 +213,7 @@ NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
 MAX_SENTENCES = 3
 SOFT_MATCH = 0.55  # word-vector cosine at which two words count as the same term
+SAME_NAME = 0.75  # word-vector cosine at which a name counts as said another way (america ~ us)
 SCORE_WEIGHTS = (0.5, 0.2, 0.3)
 COMMON_IDF = 1.61  # log(5): a term in about a quarter of the passages
 
@@ -327,6 +328,8 @@ class ExtractiveAnswerer:
         terms = lexical.topic(p.source for p in retrieval.passages)
         ranked = self.rank(question, retrieval, question_embedding, terms)
         ranked, reason = self.lead(question, ranked, terms)
+        if not reason:
+            reason = self.unnamed(question, ranked[0], terms, document_text)
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
         chosen = self.choose(ranked, lambda s: self.supports(question, s, terms))
@@ -491,6 +494,34 @@ class ExtractiveAnswerer:
             return False
         names = self.names(question, terms)
         return not names or bool(names & set(stems(item.context)))
+
+    def unnamed(
+        self,
+        question: Question,
+        lead: ScoredSentence,
+        terms: TopicTerms,
+        document_text: Callable[[str], str],
+    ) -> str:
+        """Why the answer's source cannot be about what the question names, or "".
+        Among many documents, "What license is Gradio released under?" found a terminal
+        emulator's "refer to the file LICENSE": a close sentence, in a source that never
+        mentions Gradio."""
+        names = self.names(question, terms)
+        if not names:
+            return ""
+        text = f"{lead.title} {document_text(lead.sentence.source)}"
+        if names & set(stems(text)):
+            return ""
+        # A place or name said another way ("America" in the question, "the US" in the
+        # text) is as close in meaning as words of one thing get.
+        asked = [w for w in words(_focus(question.text)) if w.isalpha() and _stem(w) in names]
+        vocabulary = synonym_candidates(text)
+        if asked and vocabulary:
+            vectors = self._vectors(asked + vocabulary)
+            pool = np.stack([vectors[w] for w in vocabulary])
+            if any(float(np.max(pool @ vectors[w])) >= SAME_NAME for w in asked):
+                return ""
+        return f"the source does not mention {_focus(question.text)}"
 
     def names(self, question: Question, terms: TopicTerms) -> set[str]:
         """Stems of the names the question gives ("Stephen Casper", "Creati.ai").

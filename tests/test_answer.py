@@ -502,3 +502,28 @@ def test_of_two_close_sentences_the_one_giving_the_time_leads(tmp_path, make_ass
     # Far below the best, a sentence with a date does not take over.
     undated.score = dated.score + 2 * MARGIN
     assert assistant.answerer.lead(question, [undated, dated], terms)[1]
+
+
+def test_the_source_must_mention_what_the_question_names(tmp_path, make_assistant) -> None:
+    """A terminal emulator's licence line is close to "What license is Gradio released
+    under?" but its document never mentions Gradio."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "zutty.txt").write_text(
+        "Zutty is a terminal emulator for the X Window System.\n"
+        "Zutty is released as free software; refer to the file LICENSE for the license.\n"
+    )
+    assistant = make_assistant(corpus)
+    assistant.ingest()
+    answer = assistant.ask("What license is Gradio released under?")
+    assert answer.refused, answer.text
+    assert "does not mention Gradio" in answer.note
+    named = assistant.ask("What license is Zutty released under?")
+    assert not named.refused, named.note
+
+
+def test_a_name_said_another_way_in_the_source_still_counts(assistant) -> None:
+    """'America' in the question, 'the US' in the article."""
+    answer = assistant.ask("Are Chinese open-weight models catching on in America?")
+    assert not answer.refused, answer.note
+    assert "gaining traction in the US" in answer.text
