@@ -158,7 +158,7 @@ class TopicTerms:
         return math.log(1 + (self.size + 1) / (self.df.get(stem, 0) + 0.5))
 
 
-LEXICAL_FORMAT = "rag-lexical-sqlite-1"  # bump when the tables below change
+LEXICAL_FORMAT = "rag-lexical-sqlite-2"  # bump when the tables below change
 _REFRESH_BATCH = 500  # documents tokenized per merge into the stored postings
 _BUSY_SECONDS = 600.0  # another process refreshing the same file: wait for it
 
@@ -173,6 +173,7 @@ CREATE TABLE IF NOT EXISTS sources(
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL UNIQUE,
     content_hash TEXT NOT NULL,
+    chunking TEXT NOT NULL,
     passages INTEGER NOT NULL,
     terms TEXT NOT NULL,
     stems TEXT NOT NULL
@@ -348,11 +349,19 @@ class LexicalIndex:
             return counts
 
     def _refresh(self, index: Index, version: str, catalog: dict[str, Any]) -> tuple[int, int]:
-        stored = dict(self._db.execute("SELECT source, content_hash FROM sources"))
+        # Same text split anew (another passage budget or splitter) is stale too: its
+        # passages are not the ones indexed here.
+        stored = {
+            source: (content_hash, chunking)
+            for source, content_hash, chunking in self._db.execute(
+                "SELECT source, content_hash, chunking FROM sources"
+            )
+        }
         stale = [
             source
-            for source, content_hash in stored.items()
-            if source not in catalog or catalog[source].content_hash != content_hash
+            for source, split in stored.items()
+            if source not in catalog
+            or (catalog[source].content_hash, catalog[source].chunking) != split
         ]
         self._remove(stale)
         kept = set(stored) - set(stale)
@@ -366,7 +375,7 @@ class LexicalIndex:
                 record = catalog[source]
                 if record.content_hash != content_hash:
                     continue  # rewritten meanwhile; the next version change brings it
-                added.append((source, content_hash, text, record.passages))
+                added.append((source, content_hash, record.chunking, text, record.passages))
             self._add(added)
         self._set_meta("version", version)
         return len(missing), len(stale)
@@ -401,15 +410,18 @@ class LexicalIndex:
             stem.clear()
         return passages
 
-    def _add(self, documents: Sequence[tuple[str, str, str, Sequence[tuple[int, int]]]]) -> None:
-        """Index these (source, content hash, text, passage spans) in the open transaction."""
+    def _add(
+        self, documents: Sequence[tuple[str, str, str, str, Sequence[tuple[int, int]]]]
+    ) -> None:
+        """Index these (source, content hash, chunking, text, passage spans) in the open
+        transaction."""
         db = self._db
         size, total_length = self._counts()
         next_id = int(self._meta("next_passage") or 1)
         new_postings: dict[str, list[tuple[int, int, int]]] = {}
         df: Counter[str] = Counter()
         passage_rows = []
-        for source, content_hash, text, spans in documents:
+        for source, content_hash, chunking, text, spans in documents:
             passages = self._tokenize(source, text, spans)
             in_document: Counter[str] = Counter()
             for position, (start, end, length, terms, stems_in) in enumerate(passages):
@@ -424,11 +436,12 @@ class LexicalIndex:
             df.update(in_document)
             terms_of_document = dict.fromkeys(t for p in passages for t in p[3])
             db.execute(
-                "INSERT INTO sources(source, content_hash, passages, terms, stems) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO sources(source, content_hash, chunking, passages, terms, stems) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     source,
                     content_hash,
+                    chunking,
                     len(passages),
                     "\n".join(terms_of_document),
                     json.dumps(in_document, separators=(",", ":")),

@@ -277,3 +277,25 @@ def test_a_new_process_answers_without_reading_the_whole_catalog(
         assert second.document_text(citation.source)[citation.start : citation.end] == (
             citation.quote
         )
+
+
+def test_text_split_anew_is_indexed_anew(corpus_copy: Path, make_assistant) -> None:
+    """Another passage budget re-splits unchanged text. The lexical index kept the old
+    passages (it looked only at content hashes), so BM25 hits pointed at passages that
+    were no longer there: most answers were lost until a full rebuild."""
+    small = make_assistant(corpus_copy, passage_tokens=48)
+    small.ingest()
+    small.ask(LIN_YUN_QUESTION)  # the lexical store is built with the 48-token passages
+    resplit = make_assistant(corpus_copy, passage_tokens=256)
+    report = resplit.ingest()
+    assert report.embedded == 0 and sorted(report.updated) == sorted(SEED_SOURCES)
+    catalog = resplit.index.documents()
+    spans = {(s, a, b) for s, record in catalog.items() for a, b in record.passages}
+    lexical = resplit.retriever.lexical()
+    hits = lexical.search("Lin Yun hackers attackers upper hand advantage", 10)
+    assert hits and all((source, a, b) in spans for _, source, a, b, _ in hits), hits
+    assert _state(lexical) == _state(LexicalIndex.build(resplit.index))
+    fresh = make_assistant(corpus_copy, index_name="fresh", passage_tokens=256)
+    fresh.ingest()
+    for question in (LIN_YUN_QUESTION, "Where does Stephen Casper work?"):
+        assert resplit.ask(question).text == fresh.ask(question).text
