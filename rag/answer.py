@@ -614,24 +614,61 @@ class ExtractiveAnswerer:
         parts = []
         for group in groups:
             markers = []
+            quotes = []
             for item in group:
                 s = item.sentence
-                quote = document_text(s.source)[s.start : s.end]
+                text = document_text(s.source)
+                end = _continued(text, s.start, s.end)
+                quotes.append(text[s.start : end])
                 citations.append(
                     Citation(
                         len(citations) + 1,
                         s.source,
                         item.title,
-                        quote,
+                        text[s.start : end],
                         s.start,
-                        s.end,
+                        end,
                         round(item.score, 4),
                     )
                 )
                 markers.append(f"[{len(citations)}]")
-            lead = group[0].sentence
-            parts.append(f"{document_text(lead.source)[lead.start : lead.end]} {''.join(markers)}")
+            parts.append(f"{quotes[0]} {''.join(markers)}")
         return " ".join(parts), citations
+
+
+_LIST_ITEM = re.compile(r"\s*([-*+•]|\d+[.)])\s")
+CONTINUATION_CHARS = 320  # at most this much of what a colon introduces joins the quote
+
+
+def _continued(text: str, start: int, end: int) -> int:
+    """Where the quote of text[start:end] ends. A sentence ending in a colon ("Bug
+    reports should be sent to:", "decided in one of two modes:") says what follows it,
+    not the answer: the quote runs on over the next paragraph, or the list that follows,
+    as far as CONTINUATION_CHARS allows, cut at a line end."""
+    if not text[start:end].rstrip().endswith(":"):
+        return end
+    limit = end + CONTINUATION_CHARS
+    stop = end
+    at = end
+    first = True
+    while at < len(text):
+        gap = len(text[at:]) - len(text[at:].lstrip("\n \t"))
+        block_start = at + gap
+        if block_start >= len(text) or (not first and not _LIST_ITEM.match(text, block_start)):
+            break
+        block_end = text.find("\n\n", block_start)
+        block_end = len(text) if block_end == -1 else block_end
+        line_ends = [i for i in range(block_start, block_end) if text[i] == "\n"] + [block_end]
+        fitting = [i for i in line_ends if i <= limit]
+        if not fitting:
+            if first:  # at least one line of what it introduces
+                stop = line_ends[0] if line_ends[0] - end <= 2 * CONTINUATION_CHARS else end
+            break
+        stop = fitting[-1]
+        if stop < block_end:
+            break
+        at, first = block_end, False
+    return len(text[:stop].rstrip())
 
 
 def _kind(text: str) -> str:

@@ -527,3 +527,43 @@ def test_a_name_said_another_way_in_the_source_still_counts(assistant) -> None:
     answer = assistant.ask("Are Chinese open-weight models catching on in America?")
     assert not answer.refused, answer.note
     assert "gaining traction in the US" in answer.text
+
+
+def test_a_sentence_ending_in_a_colon_is_quoted_with_what_it_introduces(
+    tmp_path, make_assistant
+) -> None:
+    """ "Bug reports for bash should be sent to:" answers nothing without the address
+    on the next line; the quote runs on over it, still cut verbatim from the source."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "bash.txt").write_text(
+        "Bash is the GNU shell.\n\nBug reports for bash should be sent to:\n\n"
+        "bug-bash@gnu.org\n\nusing the bashbug program that is installed with bash.\n"
+    )
+    (corpus / "workflows.txt").write_text(
+        "Whether an event routes to a step is decided in one of two modes:\n\n"
+        "* exact (the default): the event matches only when its type is\n"
+        "  exactly one of the declared types.\n"
+        "* subclass-aware: the event also matches when its type is a subclass.\n\n"
+        "Matching happens when the workflow starts.\n"
+    )
+    assistant = make_assistant(corpus)
+    assistant.ingest()
+    answer = assistant.ask("Where should I send a bug report for bash?")
+    assert "bug-bash@gnu.org" in answer.text, (answer.text, answer.note)
+    assert_verbatim(assistant, answer)
+    modes = assistant.ask("What are the two modes for matching events to steps?")
+    assert "subclass-aware" in modes.text and "exact" in modes.text, modes.text
+    assert "Matching happens" not in modes.text
+    assert_verbatim(assistant, modes)
+
+
+def test_what_a_colon_introduces_is_bounded() -> None:
+    from rag.answer import CONTINUATION_CHARS, _continued
+
+    text = "Intro:\n\n- a\n- b\n\n- c\n\nNot a list.\n" + "x" * 1000
+    assert text[: _continued(text, 0, 6)] == "Intro:\n\n- a\n- b\n\n- c"
+    assert _continued("No colon. Next", 0, 9) == 9
+    long = "Options:\n" + "\n".join(f"- option {i} " + "y" * 40 for i in range(40))
+    end = _continued(long, 0, 8)
+    assert 8 < end <= 8 + CONTINUATION_CHARS and long[end] == "\n"
