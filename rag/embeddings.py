@@ -459,6 +459,7 @@ class WordTable:
     are read from a memory-mapped file, so a process pays only for the rows it touches."""
 
     def __init__(self, words: list[str], vectors: np.ndarray) -> None:
+        self.words = words
         self.rows = {word: row for row, word in enumerate(words)}
         self.vectors = vectors
 

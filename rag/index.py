@@ -441,6 +441,36 @@ class Index:
                 found[word] = np.asarray(emb, dtype=np.float32)
         return found
 
+    def similar_words(
+        self, vectors: np.ndarray, min_cosine: float, n: int
+    ) -> list[list[tuple[str, float]]]:
+        """For each row of `vectors` (unit length), up to n words at least min_cosine close
+        to it, with their cosines, best first.
+
+        The words are the machine's vocabulary table (one matrix product) when there is
+        one, else the documents' words (Chroma's nearest-neighbour search). Not both: a
+        word the model splits into pieces ("modelprotowithshapeinfo") has a vector of its
+        pieces, close to one of them ("model") without meaning it, and querying the
+        collection costs as much as the matrix product."""
+        if not len(vectors) or n <= 0:
+            return []
+        table = self._word_table()
+        if table is not None and len(table):
+            found = []
+            for row in np.asarray(table.vectors @ vectors.T).T:  # (queries, words)
+                close = np.flatnonzero(row >= min_cosine)
+                close = close[np.argsort(-row[close], kind="stable")][:n]
+                found.append([(table.words[c], float(row[c])) for c in close])
+            return found
+        got = self._words.query(
+            query_embeddings=vectors.tolist(), n_results=n, include=["distances"]
+        )
+        # The collection measures squared L2 distance: 2 - 2 cos for unit vectors.
+        return [
+            [(w, 1.0 - float(d) / 2) for w, d in zip(ids, distances) if 1.0 - d / 2 >= min_cosine]
+            for ids, distances in zip(got["ids"], got["distances"])
+        ]
+
     # ---- writing -------------------------------------------------------------------
 
     def sync(

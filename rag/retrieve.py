@@ -33,6 +33,12 @@ RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 DUPLICATE_COSINE = 0.95  # passages this close retell the same text
 LEXICAL_DEPTH = 5000  # BM25 ranks looked up for dense candidates past the list's cut
 TELLING_WORDS = 4  # words a sentence needs to represent its passage in dense search
+# Near-synonyms a question word also searches in BM25 (see HybridRetriever.related_terms).
+# Single-word vectors of this model put related words close as well as synonyms (china ~
+# shanghai 0.77, easier ~ harder 0.84): below 0.75 the related ones crowd out the rest.
+RELATED_COSINE = 0.75
+RELATED_WEIGHT = 0.5  # a stand-in's BM25 score counts this much (times its cosine)
+RELATED_LOOKED_AT = 20  # nearest stored words looked at per question word
 
 
 @dataclass
@@ -568,26 +574,36 @@ class LexicalIndex:
         with self._lock:
             return self._stem_df(stem) > 0
 
-    def search(self, query: str, k: int) -> list[tuple[str, str, int, int, float]]:
+    def search(
+        self, query: str, k: int, related: dict[str, list[tuple[str, float]]] | None = None
+    ) -> list[tuple[str, str, int, int, float]]:
         """(passage id, source, start, end, score) for passages sharing a term with the query,
-        best first: Lucene BM25 summed over the query's terms (repeats count again)."""
+        best first: Lucene BM25 summed over the query's terms (repeats count again).
+
+        `related` gives query terms stand-ins, each with a weight below 1 (see
+        HybridRetriever.related_terms): a passage scores a term by the best of its own
+        BM25 score for it and its stand-ins' weighted ones, so a passage saying
+        "journalist" scores on "reporter", and one saying both scores once."""
         if not stems(query) or k <= 0:
             return []
         terms = bm25_terms(query)
         with self._lock:
             self._db.execute("BEGIN")  # one snapshot of the file for the whole search
             try:
-                return self._search(terms, k)
+                return self._search(terms, k, related or {})
             finally:
                 self._db.execute("COMMIT")
 
-    def _search(self, terms: list[str], k: int) -> list[tuple[str, str, int, int, float]]:
+    def _search(
+        self, terms: list[str], k: int, related: dict[str, list[tuple[str, float]]]
+    ) -> list[tuple[str, str, int, int, float]]:
         size, total_length = self._counts()
         if not size:
             return []
         average = (total_length / size) or 1.0
         postings = {}
-        for term in dict.fromkeys(terms):
+        stand_ins = [other for term in terms for other, _ in related.get(term, ())]
+        for term in dict.fromkeys(terms + stand_ins):
             found = self._db.execute("SELECT data FROM postings WHERE term = ?", (term,))
             row = found.fetchone()
             if row:
@@ -597,16 +613,38 @@ class LexicalIndex:
         # Scores accumulate per passage id in a dense array: the same float operations,
         # in the same order, as summing term by term in a dict.
         scores = np.zeros(max(int(p[0, -1]) for p in postings.values()) + 1)
-        for term in terms:
-            found_postings = postings.get(term)
-            if found_postings is None:
-                continue
-            pids, tf, length = found_postings
+
+        def term_scores(term: str) -> tuple[np.ndarray, np.ndarray]:
+            pids, tf, length = postings[term]
             df = pids.size
             idf = math.log(1 + (size - df + 0.5) / (df + 0.5))
             tf = tf.astype(np.float64)
             norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
-            scores[pids] += idf * tf / (norm + tf)
+            return pids, idf * tf / (norm + tf)
+
+        for term in terms:
+            forms = [(other, w) for other, w in related.get(term, ()) if other in postings]
+            own = np.zeros(0)
+            if term in postings:
+                pids, value = term_scores(term)
+                scores[pids] += value
+                # A stand-in found in more passages than the word asked searches more
+                # broadly than the question did ("china" for "chinese", "public" for
+                # "publish"): it would lift many passages a little, and ranks are fused.
+                forms = [(f, w) for f, w in forms if postings[f].shape[1] <= pids.size]
+                if forms:
+                    own = np.zeros_like(scores)
+                    own[pids] = value
+            if not forms:
+                continue
+            # What the stand-ins add: how far the best of them beats the term's own score
+            # (nothing, and no float operation, where the passage lacks them all).
+            best = np.zeros_like(scores)
+            for other, weight in forms:
+                other_pids, other_value = term_scores(other)
+                best[other_pids] = np.maximum(best[other_pids], weight * other_value)
+            gain = np.flatnonzero(best > own) if own.size else np.flatnonzero(best)
+            scores[gain] += best[gain] - (own[gain] if own.size else 0.0)
         hit = np.flatnonzero(scores > 0)
         value = scores[hit]
         if hit.size > k:  # the k best, ties kept whole at the cut, then ordered
@@ -690,6 +728,46 @@ class HybridRetriever:
                 self._lexical.refresh(self.index)
             return self._lexical
 
+    def related_terms(self, asked: Sequence[str]) -> dict[str, list[tuple[str, float]]]:
+        """Stand-ins for the BM25 terms of the question's words: stored words (the model's
+        vocabulary table, the documents' words) whose vectors lie close to a word's
+        (reporter ~ journalist 0.79), by the term they stand in for, each with its weight
+        (see LexicalIndex.search). Nothing stored changes: vectors already there are read.
+
+        The stemmer joins "reporter" with "reported", never with "journalist". Among many
+        unrelated documents ("Size of the file in bytes, when reported.") the passage
+        that says the question's word in other words would otherwise score on none of it
+        and may not even become a candidate; the stand-ins give it a BM25 score for that
+        word too, at a reduced weight."""
+        words = [w for w in dict.fromkeys(asked) if w.isalpha()]
+        if not words:
+            return {}
+        # A word neither in the model's vocabulary nor in the documents (a typo, a rare
+        # name) has no stored vector: it is searched as it is, without a model call.
+        vectors = self.index.word_vectors(words)
+        words = [w for w in words if w in vectors]
+        if not words:
+            return {}
+        own = {term for w in asked for term in bm25_terms(w)}
+        drop = stopwords()
+        nearest = self.index.similar_words(
+            np.stack([vectors[w] for w in words]), RELATED_COSINE, RELATED_LOOKED_AT
+        )
+        related: dict[str, list[tuple[str, float]]] = {}
+        for word, near in zip(words, nearest):
+            terms = bm25_terms(word)
+            if len(terms) != 1:
+                continue
+            best: dict[str, float] = {}
+            for other, cosine in near:  # best first
+                other_terms = bm25_terms(other)
+                if other in drop or len(other_terms) != 1 or other_terms[0] in own:
+                    continue
+                best.setdefault(other_terms[0], RELATED_WEIGHT * cosine)
+            if best:
+                related.setdefault(terms[0], []).extend(best.items())
+        return related
+
     def retrieve(self, query: str, k: int) -> Retrieval:
         """The k best passages: dense and BM25 candidates, each ranked on both signals.
 
@@ -707,7 +785,10 @@ class HybridRetriever:
         dense_hits = self.index.nearest_sentences(query_embedding, max(100, 10 * k))
         # BM25 over the question's content words: "what", "does", "was" match everywhere
         # in a large corpus and rank passages by how a question is phrased.
-        lexical_hits = self.lexical().search(" ".join(content_words(query)), LEXICAL_DEPTH)
+        asked = content_words(query)
+        lexical_hits = self.lexical().search(
+            " ".join(asked), LEXICAL_DEPTH, self.related_terms(asked)
+        )
         lexical_cut = max(50, 5 * k)  # BM25 hits that become candidates themselves
         # Titles and passage spans of the candidates' documents only, not the whole catalog.
         catalog = self.index.documents_of(

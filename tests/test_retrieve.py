@@ -299,3 +299,77 @@ def test_text_split_anew_is_indexed_anew(corpus_copy: Path, make_assistant) -> N
     fresh.ingest()
     for question in (LIN_YUN_QUESTION, "Where does Stephen Casper work?"):
         assert resplit.ask(question).text == fresh.ask(question).text
+
+
+STAND_IN_DOCUMENTS = {
+    "summit.txt": "Attendees of the river summit included the journalist Maria Lopez, who took "
+    "notes all day.",
+    "files.txt": "Size of the file in bytes, when reported by the server.",
+    "sensors.txt": "Each sensor reported its reading once a minute to the central hub.",
+    "errors.txt": "Errors are reported in the zorbleflax log together with their time stamps.",
+    "desk.txt": "The reporter at the front desk answered every phone call politely.",
+}
+
+
+@pytest.fixture
+def stand_ins(tmp_path: Path, make_assistant):
+    """Documents where "reporter" is said once as such, once only as "journalist", and
+    three times as a stem twin ("reported") in passages of no relevance."""
+    corpus = tmp_path / "stand-ins"
+    corpus.mkdir()
+    for name, text in STAND_IN_DOCUMENTS.items():
+        (corpus / name).write_text(text + "\n", encoding="utf-8")
+    assistant = make_assistant(corpus)
+    assistant.ingest()
+    return assistant
+
+
+def test_bm25_finds_a_word_said_only_in_other_words(stand_ins) -> None:
+    retriever = stand_ins.retriever
+    lexical = retriever.lexical()
+    [report] = bm25_terms("reporter")
+    related = retriever.related_terms(["reporter"])
+    assert "journalist" in dict(related[report])
+    assert all(0 < weight < 1 for _, weight in related[report])
+
+    plain = {hit[1]: hit[4] for hit in lexical.search("reporter", 10)}
+    assert set(plain) == {"files.txt", "sensors.txt", "errors.txt", "desk.txt"}
+    expanded = {hit[1]: hit[4] for hit in lexical.search("reporter", 10, related)}
+    assert set(expanded) == set(plain) | {"summit.txt"}
+    # Passages without a stand-in score exactly as before.
+    assert {s: expanded[s] for s in plain} == plain
+
+
+def test_a_stand_in_broader_than_the_word_asked_is_not_searched(stand_ins) -> None:
+    """ "report" is in four passages, "journalist" in one: as a stand-in for it, "report"
+    would lift passages the question never pointed at."""
+    lexical = stand_ins.retriever.lexical()
+    [report] = bm25_terms("reporter")
+    [journalist] = bm25_terms("journalist")
+    hits = lexical.search("journalist", 10, {journalist: [(report, 0.5)]})
+    assert [hit[1] for hit in hits] == ["summit.txt"]
+
+
+def test_similar_words_come_from_the_vocabulary_table(stand_ins) -> None:
+    index = stand_ins.index
+    if index._word_table() is None:
+        pytest.skip("no vocabulary table on this machine (rag export-model makes it)")
+    vectors = index.word_vectors(["reporter", "journalist"])
+    [near] = index.similar_words(vectors["reporter"][None, :], 0.75, 20)
+    assert dict(near)["journalist"] == pytest.approx(
+        float(vectors["reporter"] @ vectors["journalist"]), abs=1e-4
+    )
+    assert near[0][0] == "reporter" and all(cosine >= 0.75 for _, cosine in near)
+    assert [c for _, c in near] == sorted((c for _, c in near), reverse=True)
+
+
+def test_without_a_table_similar_words_come_from_the_documents_words(
+    stand_ins, monkeypatch
+) -> None:
+    """A machine where `rag export-model` never ran: the words ingested are searched."""
+    index = stand_ins.index
+    [vector] = index.word_vectors(["zorbleflax"]).values()  # not a vocabulary word
+    monkeypatch.setattr(index, "_word_table", lambda: None)
+    [near] = index.similar_words(vector[None, :], 0.75, 5)
+    assert near[0] == ("zorbleflax", pytest.approx(1.0, abs=1e-4))
+    assert all(cosine >= 0.75 for _, cosine in near)
