@@ -41,12 +41,41 @@ def run_eval(assistant, eval_files: list[Path]) -> dict:
     return {"metrics": report.metrics, "failures": report.failures, "failed_questions": failed}
 
 
+def ask_about_documents(assistant, paths: list[Path]) -> dict:
+    """Questions people wrote about the generated documents (bench/questions/): per set,
+    answerable ones answered with their facts and a citation of their document, and
+    near misses refused. A question whose document is not in this draw is skipped (the
+    draw depends on the packages and Debian documentation installed)."""
+    from rag.evaluate import load_cases, run_case
+
+    sources = {s["source"] for s in assistant.sources()}
+    results = {}
+    for path in paths:
+        cases = [c for c in load_cases([path]) if set(c.sources) <= sources]
+        done = [run_case(assistant, c, assistant.settings.top_k) for c in cases]
+        answerable = [r for r in done if r.answerable]
+        unanswerable = [r for r in done if not r.answerable]
+        results[path.stem] = {
+            "answered_right": f"{sum(r.passed for r in answerable)}/{len(answerable)}",
+            "refused": f"{sum(r.passed for r in unanswerable)}/{len(unanswerable)}",
+            "skipped": len(load_cases([path])) - len(cases),
+        }
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--extra", type=int, default=500, help="generated documents to mix in")
     parser.add_argument("--kind", choices=sorted(WRITERS), default="docstrings")
     parser.add_argument("--evals", type=Path, nargs="+", default=[ROOT / "evals" / "seed.jsonl"])
     parser.add_argument("--probe", type=int, default=30, help="generated documents to ask about")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="question sets about the generated documents (default: bench/questions/<kind>-*)",
+    )
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--work", type=Path)
@@ -108,6 +137,10 @@ def main() -> int:
                 "retrieved": source in {p["source"] for p in answer.retrieved},
             }
         )
+    result["document_questions"] = ask_about_documents(
+        mix, args.questions or sorted((ROOT / "bench" / "questions").glob(f"{args.kind}-*.jsonl"))
+    )
+    print("questions about the generated documents:", result["document_questions"], flush=True)
     result["probes"] = {
         "asked": len(probes),
         "answered": sum(not p["refused"] for p in probes),
@@ -134,6 +167,8 @@ def main() -> int:
         "",
         f"Questions 'What is <name>?' about {result['probes']['asked']} generated documents: "
         f"{result['probes']}.",
+        "",
+        f"Written questions about the generated documents: {result['document_questions']}.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -208,6 +208,7 @@ _HOW_TO_Q = re.compile(
 # Kinds whose answer is a value in the sentence (a time, a number, an address): of two
 # sentences as close to the question, the one giving the value answers.
 _VALUE_KINDS = frozenset(["contact", "count", "date", "time"])
+_LIGHT_VERBS = ("be", "do", "get", "go", "have", "make", "put", "run", "set", "take", "use")
 MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
@@ -332,7 +333,7 @@ class ExtractiveAnswerer:
             reason = self.unnamed(question, ranked[0], terms, document_text)
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
-        chosen = self.choose(ranked, lambda s: self.supports(question, s, terms))
+        chosen = self.choose(ranked, lambda s: self.supports(question, s, terms, document_text))
         text, citations = self.compose(chosen, document_text)
         return Answer(question.text, text, False, citations, retrieved=retrieved)
 
@@ -483,17 +484,22 @@ class ExtractiveAnswerer:
         unit = dict.fromkeys(question.key_terms, 1.0)
         return self.coverage(unit, item.context) * len(unit) < 1.5
 
-    def supports(self, question: Question, item: ScoredSentence, terms: TopicTerms) -> bool:
+    def supports(
+        self,
+        question: Question,
+        item: ScoredSentence,
+        terms: TopicTerms,
+        document_text: Callable[[str], str],
+    ) -> bool:
         """Whether a sentence after the best is evidence by the same standard as the best:
         near in score alone let "A tournament is a directed graph ... joining each pair"
-        into the answer to "How did Stephen Casper join the conference?". A question
-        naming someone is answered by sentences about them (their name, or the one
-        before naming them): "joining" and "tournament" soft matching "join" and
-        "conference" do not make a sentence about Casper."""
+        into the answer to "How did Stephen Casper join the conference?" ("joining" and
+        "tournament" soft matching "join" and "conference"), from a document that never
+        mentions Casper. Like the best, it must come from a source mentioning what the
+        question names (a docstring's "Default: 1e-5" under a title naming GroupNorm)."""
         if item.coverage < self.min_coverage or self._shares_one_word(question, item):
             return False
-        names = self.names(question, terms)
-        return not names or bool(names & set(stems(item.context)))
+        return not self.unnamed(question, item, terms, document_text)
 
     def unnamed(
         self,
@@ -537,7 +543,8 @@ class ExtractiveAnswerer:
     def _does(self, question: str, context: str) -> bool:
         action = _HOW_TO_Q.search(question.lower())
         verb = action.group(1) if action else ""
-        return not verb or self.coverage({verb: 1.0}, context) == 1.0
+        # "How can I run shape inference...": run, use, get, make say how, not what.
+        return verb in ("", *_LIGHT_VERBS) or self.coverage({verb: 1.0}, context) == 1.0
 
     def _names_beside(self, sentence: str, question: Question, terms: TopicTerms | None) -> bool:
         """Whether a name the question does not give stands within NAME_WINDOW content

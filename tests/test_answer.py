@@ -437,7 +437,10 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
     terms = assistant.retriever.lexical().topic(p.source for p in retrieval.passages)
     ranked = assistant.answerer.rank(question, retrieval, retrieval.query_embedding, terms)
     by_start = {s.sentence.text.split(",")[0]: s for s in ranked}
-    supports = assistant.answerer.supports
+
+    def supports(question, item, terms):
+        return assistant.answerer.supports(question, item, terms, assistant.document_text)
+
     players = by_start[
         "Players join the tournament by registering before the first round of the conference games."
     ]
@@ -567,3 +570,44 @@ def test_what_a_colon_introduces_is_bounded() -> None:
     long = "Options:\n" + "\n".join(f"- option {i} " + "y" * 40 for i in range(40))
     end = _continued(long, 0, 8)
     assert 8 < end <= 8 + CONTINUATION_CHARS and long[end] == "\n"
+
+
+def test_a_sentence_after_the_best_may_rely_on_its_title_for_the_name(
+    tmp_path, make_assistant
+) -> None:
+    """A docstring names its class once, in the title: "Default: 1e-5" after the eps line
+    is about GroupNorm although neither line says so."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "groupnorm.txt").write_text(
+        "torch.nn.GroupNorm (class)\n\n"
+        "Applies Group Normalization over a mini-batch of inputs.\n\n"
+        "eps: a value added to the denominator for numerical stability.\n"
+        "Default: 1e-5\n"
+    )
+    (corpus / "layernorm.txt").write_text(
+        "torch.nn.LayerNorm (class)\n\nApplies Layer Normalization over a mini-batch.\n"
+    )
+    from rag.answer import Question
+
+    assistant = make_assistant(corpus)
+    assistant.ingest()
+    question = Question.parse("What is the default eps value of GroupNorm?", None)
+    retrieval = assistant.retriever.retrieve(question.query, assistant.settings.top_k)
+    terms = assistant.retriever.lexical().topic(p.source for p in retrieval.passages)
+    ranked = assistant.answerer.rank(question, retrieval, retrieval.query_embedding, terms)
+    default = next(s for s in ranked if s.sentence.text == "Default: 1e-5")
+    assert "GroupNorm" not in default.context
+    assert assistant.answerer.supports(question, default, terms, assistant.document_text)
+    answer = assistant.ask(question.text)
+    assert "1e-5" in answer.text, (answer.text, answer.note)
+    assert {c.source for c in answer.citations} == {"groupnorm.txt"}
+    assert_verbatim(assistant, answer)
+
+
+def test_how_to_with_a_light_verb_asks_about_the_rest(assistant) -> None:
+    """ "How can I run shape inference...": the evidence need not say "run"."""
+    answerer = assistant.answerer
+    context = "Use infer_shapes_path for models larger than 2GB."
+    assert answerer._does("How can I run shape inference on a large model?", context)
+    assert not answerer._does("How do I reverse a list in Python?", context)
