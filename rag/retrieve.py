@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 DUPLICATE_COSINE = 0.95  # passages this close retell the same text
+CONTEXT_CHARS = 2400  # evidence k passages are topped up to (six news paragraphs: ~2,300)
 LEXICAL_DEPTH = 5000  # BM25 ranks looked up for dense candidates past the list's cut
 TELLING_WORDS = 4  # words a sentence needs to represent its passage in dense search
 # Near-synonyms a question word also searches in BM25 (see HybridRetriever.related_terms).
@@ -842,17 +843,26 @@ class HybridRetriever:
         closest = standout(dense_order)
         if closest is not None and all(p.id != closest.id for p in top):
             top.append(closest)
-        missing = [p.id for p in top if p.id not in by_passage]
-        for sentence in self.index.sentences_of(missing):
-            by_passage.setdefault(passage_id(sentence.source, sentence.passage), []).append(
-                sentence
-            )
-        for passage in top:
-            passage.sentences = sorted(by_passage.get(passage.id, []), key=lambda s: s.start)
+        self._read_sentences(top, by_passage)
         kept = collapse_duplicates(top)
         chosen = kept[:k]
         if closest is not None and any(p.id == closest.id for p in kept[k:]):
             chosen[-1] = closest
+        if _chars(chosen) < CONTEXT_CHARS:
+            # Short passages (one-line paragraphs of docstrings, lists, FAQs): k of them
+            # are a fraction of the evidence k news paragraphs are, and the sentence that
+            # answers is often the next line. More follow, in rank order, while the
+            # evidence stays under CONTEXT_CHARS.
+            listed = {p.id for p in top}
+            more = [p for p in ranked[2 * k : 4 * k] if p.id not in listed]
+            self._read_sentences(more, by_passage)
+            taken = {p.id for p in chosen}
+            for passage in collapse_duplicates(top + more):
+                if passage.id in taken:
+                    continue
+                if _chars(chosen) + passage.end - passage.start > CONTEXT_CHARS:
+                    break
+                chosen.append(passage)
         # Ranks choose the k passages: a BM25 score far above the pool's (a common word
         # repeated in an unrelated document) must not bring one in on its own. Among the
         # chosen, margins order them: one standing far above the rest on both signals
@@ -862,6 +872,21 @@ class HybridRetriever:
             passage.score = margin[passage.id]
         chosen.sort(key=lambda p: p.score, reverse=True)
         return Retrieval(query, query_embedding, chosen)
+
+    def _read_sentences(
+        self, passages: list[RetrievedPassage], by_passage: dict[str, list[StoredSentence]]
+    ) -> None:
+        missing = [p.id for p in passages if p.id not in by_passage]
+        for sentence in self.index.sentences_of(missing):
+            by_passage.setdefault(passage_id(sentence.source, sentence.passage), []).append(
+                sentence
+            )
+        for passage in passages:
+            passage.sentences = sorted(by_passage.get(passage.id, []), key=lambda s: s.start)
+
+
+def _chars(passages: list[RetrievedPassage]) -> int:
+    return sum(p.end - p.start for p in passages)
 
 
 def standout(dense_order: list[RetrievedPassage]) -> RetrievedPassage | None:

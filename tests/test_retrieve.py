@@ -373,3 +373,27 @@ def test_without_a_table_similar_words_come_from_the_documents_words(
     [near] = index.similar_words(vector[None, :], 0.75, 5)
     assert near[0] == ("zorbleflax", pytest.approx(1.0, abs=1e-4))
     assert all(cosine >= 0.75 for _, cosine in near)
+
+
+def test_short_passages_are_topped_up_to_the_evidence_budget(
+    assistant, tmp_path: Path, make_assistant
+) -> None:
+    """Six one-line docstring paragraphs are a fraction of the evidence six news
+    paragraphs are; more passages follow while the evidence stays under the budget."""
+    from rag.retrieve import CONTEXT_CHARS
+
+    k = assistant.settings.top_k
+    seed = assistant.retriever.retrieve(LIN_YUN_QUESTION, k)
+    assert len(seed.passages) == k  # news paragraphs fill the budget on their own
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    lines = [f"param_{i}: the number of widgets frobnicated in pass {i}." for i in range(30)]
+    (corpus / "widgets.txt").write_text("Widget (class)\n\n" + "\n\n".join(lines) + "\n")
+    docs = make_assistant(corpus)
+    docs.ingest()
+    retrieval = docs.retriever.retrieve("How many widgets are frobnicated in a pass?", k)
+    spans = [(p.source, p.start, p.end) for p in retrieval.passages]
+    assert len(spans) > k and len(set(spans)) == len(spans)
+    assert sum(p.end - p.start for p in retrieval.passages) <= CONTEXT_CHARS
+    assert all(p.sentences for p in retrieval.passages)
