@@ -40,6 +40,16 @@ def assert_markers_match_citations(answer) -> None:
     assert len(in_text) == len(numbers), "each citation is marked exactly once"
 
 
+def assistant_over(make_assistant, folder, documents: dict[str, str]) -> Assistant:
+    """An ingested Assistant over a new folder holding these documents."""
+    folder.mkdir()
+    for name, text in documents.items():
+        (folder / name).write_text(text)
+    assistant = make_assistant(folder)
+    assistant.ingest()
+    return assistant
+
+
 def assert_verbatim(assistant: Assistant, answer) -> None:
     for c in answer.citations:
         assert assistant.document_text(c.source)[c.start : c.end] == c.quote, c
@@ -392,17 +402,20 @@ def test_how_to_questions_need_evidence_of_the_doing(tmp_path, make_assistant) -
 
     assert Question.parse("How do I reverse a list in Python?", None).kind == "how-to"
     corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "sympy.txt").write_text(
-        "convert_to_python(): Returns a list with Python code for the SymPy expressions.\n"
-        "Each expression becomes one line of Python source in the returned list.\n"
+    assistant = assistant_over(
+        make_assistant,
+        corpus,
+        {
+            "sympy.txt": (
+                "convert_to_python(): Returns a list with Python code for the SymPy expressions.\n"
+                "Each expression becomes one line of Python source in the returned list.\n"
+            ),
+            "networkx.txt": (
+                "reverse(G, copy): Returns the reverse directed graph of G.\n"
+                "The edges of the graph point the other way after the call.\n"
+            ),
+        },
     )
-    (corpus / "networkx.txt").write_text(
-        "reverse(G, copy): Returns the reverse directed graph of G.\n"
-        "The edges of the graph point the other way after the call.\n"
-    )
-    assistant = make_assistant(corpus)
-    assistant.ingest()
     refused = assistant.ask("How do I reverse a list in Python?")
     assert refused.refused, refused.text
     assert "how to do" in refused.note
@@ -484,13 +497,17 @@ def test_of_two_close_sentences_the_one_giving_the_time_leads(tmp_path, make_ass
     from rag.answer import MARGIN, Question
 
     corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "netscape.txt").write_text(
-        "Netscape Navigator evolved from NCSA Mosaic and runs on the X Window System.\n"
-        "The first beta-test version was released free to the Internet on 13 October 1994.\n"
+    assistant = assistant_over(
+        make_assistant,
+        corpus,
+        {
+            "netscape.txt": (
+                "Netscape Navigator evolved from NCSA Mosaic and runs on the X Window System.\n"
+                "The first beta-test version was released free to the Internet"
+                " on 13 October 1994.\n"
+            ),
+        },
     )
-    assistant = make_assistant(corpus)
-    assistant.ingest()
     question = Question.parse("When was the first beta of Netscape Navigator released?", None)
     retrieval = assistant.retriever.retrieve(question.query, assistant.settings.top_k)
     terms = assistant.retriever.lexical().topic(p.source for p in retrieval.passages)
@@ -511,13 +528,16 @@ def test_the_source_must_mention_what_the_question_names(tmp_path, make_assistan
     """A terminal emulator's licence line is close to "What license is Gradio released
     under?" but its document never mentions Gradio."""
     corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "zutty.txt").write_text(
-        "Zutty is a terminal emulator for the X Window System.\n"
-        "Zutty is released as free software; refer to the file LICENSE for the license.\n"
+    assistant = assistant_over(
+        make_assistant,
+        corpus,
+        {
+            "zutty.txt": (
+                "Zutty is a terminal emulator for the X Window System.\n"
+                "Zutty is released as free software; refer to the file LICENSE for the license.\n"
+            ),
+        },
     )
-    assistant = make_assistant(corpus)
-    assistant.ingest()
     answer = assistant.ask("What license is Gradio released under?")
     assert answer.refused, answer.text
     assert "does not mention Gradio" in answer.note
@@ -538,20 +558,23 @@ def test_a_sentence_ending_in_a_colon_is_quoted_with_what_it_introduces(
     """ "Bug reports for bash should be sent to:" answers nothing without the address
     on the next line; the quote runs on over it, still cut verbatim from the source."""
     corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "bash.txt").write_text(
-        "Bash is the GNU shell.\n\nBug reports for bash should be sent to:\n\n"
-        "bug-bash@gnu.org\n\nusing the bashbug program that is installed with bash.\n"
+    assistant = assistant_over(
+        make_assistant,
+        corpus,
+        {
+            "bash.txt": (
+                "Bash is the GNU shell.\n\nBug reports for bash should be sent to:\n\n"
+                "bug-bash@gnu.org\n\nusing the bashbug program that is installed with bash.\n"
+            ),
+            "workflows.txt": (
+                "Whether an event routes to a step is decided in one of two modes:\n\n"
+                "* exact (the default): the event matches only when its type is\n"
+                "  exactly one of the declared types.\n"
+                "* subclass-aware: the event also matches when its type is a subclass.\n\n"
+                "Matching happens when the workflow starts.\n"
+            ),
+        },
     )
-    (corpus / "workflows.txt").write_text(
-        "Whether an event routes to a step is decided in one of two modes:\n\n"
-        "* exact (the default): the event matches only when its type is\n"
-        "  exactly one of the declared types.\n"
-        "* subclass-aware: the event also matches when its type is a subclass.\n\n"
-        "Matching happens when the workflow starts.\n"
-    )
-    assistant = make_assistant(corpus)
-    assistant.ingest()
     answer = assistant.ask("Where should I send a bug report for bash?")
     assert "bug-bash@gnu.org" in answer.text, (answer.text, answer.note)
     assert_verbatim(assistant, answer)
@@ -578,20 +601,23 @@ def test_a_sentence_after_the_best_may_rely_on_its_title_for_the_name(
     """A docstring names its class once, in the title: "Default: 1e-5" after the eps line
     is about GroupNorm although neither line says so."""
     corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "groupnorm.txt").write_text(
-        "torch.nn.GroupNorm (class)\n\n"
-        "Applies Group Normalization over a mini-batch of inputs.\n\n"
-        "eps: a value added to the denominator for numerical stability.\n"
-        "Default: 1e-5\n"
-    )
-    (corpus / "layernorm.txt").write_text(
-        "torch.nn.LayerNorm (class)\n\nApplies Layer Normalization over a mini-batch.\n"
-    )
     from rag.answer import Question
 
-    assistant = make_assistant(corpus)
-    assistant.ingest()
+    assistant = assistant_over(
+        make_assistant,
+        corpus,
+        {
+            "groupnorm.txt": (
+                "torch.nn.GroupNorm (class)\n\n"
+                "Applies Group Normalization over a mini-batch of inputs.\n\n"
+                "eps: a value added to the denominator for numerical stability.\n"
+                "Default: 1e-5\n"
+            ),
+            "layernorm.txt": (
+                "torch.nn.LayerNorm (class)\n\nApplies Layer Normalization over a mini-batch.\n"
+            ),
+        },
+    )
     question = Question.parse("What is the default eps value of GroupNorm?", None)
     retrieval = assistant.retriever.retrieve(question.query, assistant.settings.top_k)
     terms = assistant.retriever.lexical().topic(p.source for p in retrieval.passages)
