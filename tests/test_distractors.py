@@ -213,10 +213,12 @@ def test_the_passage_standing_clear_on_meaning_is_kept_against_keyword_lines(key
     passage naming Whitfield Diffie, far closer to the question than any other."""
     question = "Which public-key crypto pioneer was one of the big names at the event?"
     passages = keywords.retriever.retrieve(question, 6).passages
-    assert len(passages) == 6
+    # One-line kitchen passages are topped up past six (the evidence budget); the six
+    # fusion chose come first.
+    assert len(passages) >= 6
     texts = [" ".join(s.text for s in p.sentences) for p in passages]
     assert "Whitfield Diffie" in texts[0], [p.source for p in passages]
-    assert sum(p.source == "kitchen.txt" for p in passages) == 5  # BM25's picks stay
+    assert sum(p.source == "kitchen.txt" for p in passages[:6]) == 5  # BM25's picks stay
 
 
 def test_a_dense_lead_of_a_hair_keeps_nothing() -> None:
