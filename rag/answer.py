@@ -190,6 +190,10 @@ _TIME = re.compile(
     r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century)\b",
     re.I,
 )
+# "What is the default timeout?" asks for a setting's value; "What does it raise by
+# default?" asks for no value.
+_DEFAULT_Q = re.compile(r"^\W*(what|which)\b.*(?<!by )\bdefault\b(?! (is|was|to)\b)")
+_VALUE = re.compile(r"\d|\b(True|False|None)\b|`[^`]+`|\"[^\"]+\"|'[^']+'")
 # "What is Lin Yun's email address?": a sentence about Lin Yun is not an answer without one.
 _CONTACT_Q = re.compile(
     r"\b(e-?mail|phone|telephone|fax|website|web ?site|url|home ?page)( address| number)?\b"
@@ -207,7 +211,7 @@ _HOW_TO_Q = re.compile(
 )
 # Kinds whose answer is a value in the sentence (a time, a number, an address): of two
 # sentences as close to the question, the one giving the value answers.
-_VALUE_KINDS = frozenset(["contact", "count", "date", "time"])
+_VALUE_KINDS = frozenset(["contact", "count", "date", "default", "time"])
 _LIGHT_VERBS = ("be", "do", "get", "go", "have", "make", "put", "run", "set", "take", "use")
 MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
@@ -295,7 +299,7 @@ class ScoredSentence:
     title: str
     score: float
     coverage: float  # share of the question's key-term weight found in its context
-    context: str = ""  # the sentence with the one before it (who "he" is)
+    context: str = ""  # the document's subject, the sentence before (who "he" is), the sentence
 
 
 class ExtractiveAnswerer:
@@ -327,7 +331,7 @@ class ExtractiveAnswerer:
     ) -> Answer:
         retrieved = retrieval.scores()
         terms = lexical.topic(p.source for p in retrieval.passages)
-        ranked = self.rank(question, retrieval, question_embedding, terms)
+        ranked = self.rank(question, retrieval, question_embedding, terms, document_text)
         ranked, reason = self.lead(question, ranked, terms)
         if not reason:
             reason = self.unnamed(question, ranked[0], terms, document_text)
@@ -345,6 +349,7 @@ class ExtractiveAnswerer:
         retrieval: Retrieval,
         question_embedding: np.ndarray,
         terms: TopicTerms,
+        document_text: Callable[[str], str] | None = None,
     ) -> list[ScoredSentence]:
         weights = {w: terms.idf(_stem(w)) for w in question.key_terms}
         # One batch for every word soft matching may look up: many small encode calls
@@ -358,21 +363,47 @@ class ExtractiveAnswerer:
                 for w in synonym_candidates(s.meaning)
             ]
         )
+
+        def cosine(sentence: StoredSentence) -> float:
+            return max(
+                float(sentence.embedding @ question_embedding),
+                float(sentence.embedding @ retrieval.query_embedding),
+            )
+
+        headings = {
+            s.source: cosine(s)
+            for p in retrieval.passages
+            for s in p.sentences
+            if _heading(s.text, p.title)
+        }
         scored = []
         for passage in retrieval.passages:
+            subject = _subject(passage.title)
             for i, sentence in enumerate(passage.sentences):
-                if len(words(sentence.text)) < MIN_SENTENCE_WORDS or _asks(sentence.text):
+                if (
+                    len(words(sentence.text)) < MIN_SENTENCE_WORDS
+                    or _asks(sentence.text)
+                    or _heading(sentence.text, passage.title)
+                ):
                     continue
                 # The sentence before names who "he" is; the passage is its context.
-                context = " ".join(s.meaning for s in passage.sentences[max(0, i - 1) : i + 1])
+                context = " ".join(
+                    [subject, *(s.meaning for s in passage.sentences[max(0, i - 1) : i + 1])]
+                ).strip()
                 own = self.coverage(weights, sentence.meaning)
+                closeness = cosine(sentence)
+                if subject and document_text and _opens(sentence, passage.title, document_text):
+                    # "A base class for 2D lines." under "...Line2DBaseSeries (class)": the
+                    # heading is the unsaid subject of the sentence that opens the text; when
+                    # the question is about that subject, what the heading is close to, that
+                    # sentence answers.
+                    about = self.coverage(weights, f"{subject} {sentence.meaning}")
+                    if about >= SUBJECT_COVERAGE:
+                        own = about
+                        closeness = max(closeness, headings.get(sentence.source, 0.0))
                 near = self.coverage(weights, context)
-                cosine = max(
-                    float(sentence.embedding @ question_embedding),
-                    float(sentence.embedding @ retrieval.query_embedding),
-                )
                 w_cos, w_own, w_near = self.weights
-                score = w_cos * cosine + w_own * own + w_near * near
+                score = w_cos * closeness + w_own * own + w_near * near
                 scored.append(ScoredSentence(sentence, passage.title, score, near, context))
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
@@ -463,6 +494,8 @@ class ExtractiveAnswerer:
             return "the question asks how to do something the evidence does not speak of doing"
         if question.kind == "count" and not _NUMBER.search(unasked):
             return "the question asks for a number and the evidence gives none"
+        if question.kind == "default" and not _VALUE.search(unasked):
+            return "the question asks for a default value and the evidence gives none"
         if question.kind == "time" and not _TIME.search(unasked):
             return "the question asks when and the evidence gives no time"
         if question.kind == "date" and not _DATE.search(unasked):
@@ -688,6 +721,8 @@ def _kind(text: str) -> str:
         return "count"
     if _HOW_TO_Q.search(lowered):
         return "how-to"
+    if _DEFAULT_Q.search(lowered):
+        return "default"
     if _DATE_Q.search(lowered):
         return "date"
     if _TIME_Q.search(lowered):
@@ -703,6 +738,31 @@ def _kind(text: str) -> str:
     if _WHICH_Q.search(lowered) or (_WHO_Q.search(lowered) and not _WHO_IS_NAME.search(text)):
         return "entity"
     return "other"
+
+
+SUBJECT_WORDS = 6
+SUBJECT_COVERAGE = 0.8  # a question this much about a heading's subject is answered under it
+
+
+def _subject(title: str) -> str:
+    """A short title names what the whole document is about ("tmux (Debian package)",
+    "space-cadet keyboard"), so its words are context for every sentence; a headline
+    ("China's Top AI Researchers Are Concerned ...") is a claim, not context."""
+    name = re.sub(r"\([^)]*\)", " ", title)
+    return title if len(name.split()) <= SUBJECT_WORDS else ""
+
+
+def _heading(sentence: str, title: str) -> bool:
+    """The title line ("...Line2DBaseSeries (class)") names what follows and answers
+    nothing; a first line taken as the title that is a sentence (ends in a stop) still may."""
+    line = sentence.strip()
+    return line == title.strip() and not line.endswith((".", "!", "?", ":"))
+
+
+def _opens(sentence: StoredSentence, title: str, document_text: Callable[[str], str]) -> bool:
+    """Whether the sentence is the first after its document's heading."""
+    before = document_text(sentence.source)[: sentence.start].strip()
+    return bool(before) and _heading(before, title)
 
 
 def _key_terms(text: str) -> tuple[str, ...]:

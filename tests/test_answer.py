@@ -599,7 +599,7 @@ def test_a_sentence_after_the_best_may_rely_on_its_title_for_the_name(
     tmp_path, make_assistant
 ) -> None:
     """A docstring names its class once, in the title: "Default: 1e-5" after the eps line
-    is about GroupNorm although neither line says so."""
+    is about GroupNorm although neither line says so; the short title is its context."""
     corpus = tmp_path / "docs"
     from rag.answer import Question
 
@@ -623,7 +623,8 @@ def test_a_sentence_after_the_best_may_rely_on_its_title_for_the_name(
     terms = assistant.retriever.lexical().topic(p.source for p in retrieval.passages)
     ranked = assistant.answerer.rank(question, retrieval, retrieval.query_embedding, terms)
     default = next(s for s in ranked if s.sentence.text == "Default: 1e-5")
-    assert "GroupNorm" not in default.context
+    assert "GroupNorm" not in default.sentence.text
+    assert default.context.startswith("torch.nn.GroupNorm")  # the title names the subject
     assert assistant.answerer.supports(question, default, terms, assistant.document_text)
     answer = assistant.ask(question.text)
     assert "1e-5" in answer.text, (answer.text, answer.note)
@@ -637,3 +638,94 @@ def test_how_to_with_a_light_verb_asks_about_the_rest(assistant) -> None:
     context = "Use infer_shapes_path for models larger than 2GB."
     assert answerer._does("How can I run shape inference on a large model?", context)
     assert not answerer._does("How do I reverse a list in Python?", context)
+
+
+SPACE_CADET = {
+    "space_cadet.txt": (
+        "space-cadet keyboard (FOLDOC entry)\n\n"
+        "A now-legendary device used on MIT Lisp machines, which inspired several still-current "
+        "jargon terms and influenced the design of later keyboards.\n\n"
+        "It had the usual shift and control keys, plus meta, hyper and super keys. Each of "
+        "these might be typed with any combination of the other modifier keys. On this "
+        "keyboard, you could type over 8000 different characters!\n"
+    ),
+    "ibm_pc.txt": (
+        "IBM PC keyboard (FOLDOC entry)\n\n"
+        "The original IBM PC keyboard had 83 keys and a loud click. Many users preferred "
+        "its feel to later keyboards.\n"
+    ),
+}
+
+
+def test_a_short_title_is_context_for_every_sentence(tmp_path, make_assistant) -> None:
+    """An encyclopedia entry names its subject in the title only: "On this keyboard, you
+    could type over 8000 different characters!" answers a question about the space-cadet
+    keyboard, though the sentence never says "space-cadet"."""
+    assistant = assistant_over(make_assistant, tmp_path / "docs", SPACE_CADET)
+    answer = assistant.ask("How many characters could you type on the space-cadet keyboard?")
+    assert not answer.refused, answer.note
+    assert "8000" in answer.text
+    assert {c.source for c in answer.citations} == {"space_cadet.txt"}
+    assert_verbatim(assistant, answer)
+
+
+def test_a_headline_is_no_subject() -> None:
+    """A news headline makes a claim: its words are not context for every sentence (the
+    seed article's "Concerned ... Arms Race" would cover any question about worries)."""
+    from rag.answer import _subject
+
+    assert _subject("space-cadet keyboard (FOLDOC entry)") == "space-cadet keyboard (FOLDOC entry)"
+    assert _subject("torch.nn.GroupNorm (class)") == "torch.nn.GroupNorm (class)"
+    assert _subject("China's Top AI Researchers Are Concerned About an Unchecked Arms Race") == ""
+
+
+def test_a_title_line_is_never_the_answer(tmp_path, make_assistant) -> None:
+    """ "What is Line2DBaseSeries?" was answered with the heading "...Line2DBaseSeries
+    (class)": it names the subject and says nothing about it. The line after it does."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "line2d.txt": (
+                "sympy.plotting.series.Line2DBaseSeries (class)\n\n"
+                "A base class for 2D lines.\n\n"
+                "get_data(): Return coordinates for plotting the line.\n"
+            ),
+            "surface.txt": (
+                "sympy.plotting.series.SurfaceBaseSeries (class)\n\nA base class for 3D surfaces.\n"
+            ),
+        },
+    )
+    answer = assistant.ask("What is Line2DBaseSeries in sympy plotting?")
+    assert not answer.refused, answer.note
+    assert "A base class for 2D lines." in answer.text
+    assert all("(class)" not in c.quote for c in answer.citations), answer.text
+    assert_verbatim(assistant, answer)
+
+
+def test_a_default_value_question_needs_a_value(tmp_path, make_assistant) -> None:
+    """ "What is the default high water mark?" was answered with "Called when the buffer
+    of frames goes above the high water mark": the setting, not its value."""
+    documents = {
+        "assembler.txt": (
+            "websockets.asyncio.messages.Assembler (class)\n\n"
+            "Assemble messages from frames.\n\n"
+            "pause: Called when the buffer of frames goes above the high water mark.\n\n"
+            "resume: Called when the buffer of frames goes below the low water mark.\n"
+        ),
+    }
+    from rag.answer import _kind
+
+    assert _kind("What is the default high water mark of the Assembler?") == "default"
+    assert _kind("What does MutableBase.coerce raise by default?") == "other"
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    refused = assistant.ask("What is the default high water mark of the websockets Assembler?")
+    assert refused.refused, refused.text
+    (tmp_path / "docs" / "assembler.txt").write_text(
+        documents["assembler.txt"] + "\nmax_queue: the high water mark of the buffer, default 16.\n"
+    )
+    assistant.ingest()
+    answer = assistant.ask("What is the default high water mark of the websockets Assembler?")
+    assert not answer.refused, answer.note
+    assert "default 16" in answer.text
+    assert_verbatim(assistant, answer)
