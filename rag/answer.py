@@ -106,6 +106,15 @@ _FRAMING = frozenset(
         "actually",
         "really",
         # Words naming the kind of answer wanted, not something the evidence must repeat.
+        "many",  # how many
+        "much",
+        "roughly",
+        "approximately",
+        "stand",  # what does X stand for
+        "happens",  # what happens when
+        "come",  # where does the name come from
+        "comes",
+        "let",  # what does it let me do
         "name",
         "named",
         "called",
@@ -457,13 +466,23 @@ class ExtractiveAnswerer:
         released?": the sentence with the date scores 0.62, one without 0.63); a
         sentence within MARGIN of it that has it leads instead."""
         reason = self.refusal_reason(question, ranked, terms)
-        if not reason or question.kind not in _VALUE_KINDS:
+        if not reason or question.kind not in (*_VALUE_KINDS, "name", "entity"):
             return ranked, reason
+        names = self.names(question, terms)
+        named = min(1, len(names & set(stems(ranked[0].context))))
         for i in range(1, len(ranked)):
             if ranked[i].score < ranked[0].score - MARGIN:
                 break
-            if ranked[i].coverage >= ranked[0].coverage and not self.refusal_reason(
-                question, ranked[i:], terms
+            if (
+                ranked[i].coverage >= ranked[0].coverage
+                # Any name near "models" is not Moonshot's model: for names, the one
+                # that leads names what the question does, if the best did, and stands
+                # beside a word the question asks about, not a near synonym of it.
+                and (
+                    question.kind in _VALUE_KINDS
+                    or len(names & set(stems(ranked[i].context))) >= named
+                )
+                and not self.refusal_reason(question, ranked[i:], terms, strict=True)
             ):
                 return [ranked[i], *ranked[:i], *ranked[i + 1 :]], ""
         return ranked, reason
@@ -473,6 +492,7 @@ class ExtractiveAnswerer:
         question: Question,
         ranked: list[ScoredSentence],
         terms: TopicTerms | None = None,
+        strict: bool = False,
     ) -> str:
         if not ranked:
             return "no passage in the index relates to the question"
@@ -503,7 +523,7 @@ class ExtractiveAnswerer:
         if question.kind == "said" and not _SPEECH.search(best.sentence.text):
             return "the question asks what someone said and the evidence reports no statement"
         if question.kind in ("name", "entity") and not self._names_beside(
-            best.sentence.text, question, terms
+            best.sentence.text, question, terms, strict
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
@@ -549,7 +569,7 @@ class ExtractiveAnswerer:
         if not names:
             return ""
         text = f"{lead.title} {document_text(lead.sentence.source)}"
-        if names & set(stems(text)):
+        if names & set(stems(text)) or _in_identifiers(names, text):
             return ""
         # A place or name said another way ("America" in the question, "the US" in the
         # text) is as close in meaning as words of one thing get.
@@ -579,27 +599,35 @@ class ExtractiveAnswerer:
         # "How can I run shape inference...": run, use, get, make say how, not what.
         return verb in ("", *_LIGHT_VERBS) or self.coverage({verb: 1.0}, context) == 1.0
 
-    def _names_beside(self, sentence: str, question: Question, terms: TopicTerms | None) -> bool:
+    def _names_beside(
+        self, sentence: str, question: Question, terms: TopicTerms | None, strict: bool = False
+    ) -> bool:
         """Whether a name the question does not give stands within NAME_WINDOW content
         words of a word the question asks about ('telecom giant X', 'firms such as Z.ai');
-        the asked-about word may be a near synonym (reporter ~ journalist).
+        the asked-about word may be a near synonym (reporter ~ journalist), unless strict.
 
-        Names are capitalised tokens or numbers other than the opening word, save demonyms
-        ('Chinese') and words in a large share of passages ('AI'): those are vocabulary.
+        Names are capitalised tokens, numbers, identifiers (`get_window`) and quoted terms
+        other than the opening word, save demonyms ('Chinese') and words in a large share of
+        passages ('AI'): those are vocabulary.
         """
         asked = set(words(question.text)) | set(question.key_terms)
+        # Strictly, the "ai" of "Creati.ai" asks about nothing.
+        in_names = set(words(_focus(question.text))) if strict else set()
         anchors = [
             w
             for w in question.key_terms
-            if not _capitalised(w, question.text) and not any(c.isdigit() for c in w)
+            if not _capitalised(w, question.text)
+            and not any(c.isdigit() for c in w)
+            and w not in in_names
         ]
         # Function words ('by the', 'such as') do not separate a name from what it names.
         tokens = [t for t in _TOKEN.findall(sentence) if not (t.islower() and t in stopwords())]
+        quoted = set(_QUOTED.findall(sentence))
         name_at = [
             i
             for i, t in enumerate(tokens)
-            if i > 0
-            and (t[0].isupper() or t[0].isdigit())
+            # A capital opens any sentence; an identifier is a name wherever it stands.
+            if ((i > 0 and (t[0].isupper() or t[0].isdigit())) or "_" in t or t in quoted)
             and not set(words(t)) <= asked
             and not _DEMONYM.search(t)
             and not (terms is not None and _is_common(t, terms))
@@ -614,7 +642,9 @@ class ExtractiveAnswerer:
         def is_anchor(word: str) -> bool:
             if _stem(word) in stems_wanted:
                 return True
-            return word.isalpha() and float(np.max(pool @ vectors[word])) >= SOFT_MATCH
+            return (
+                not strict and word.isalpha() and float(np.max(pool @ vectors[word])) >= SOFT_MATCH
+            )
 
         anchor_at = [i for i, t in enumerate(plain) if is_anchor(t)]
         return any(abs(i - j) <= NAME_WINDOW for i in name_at for j in anchor_at)
@@ -763,6 +793,20 @@ def _opens(sentence: StoredSentence, title: str, document_text: Callable[[str], 
     """Whether the sentence is the first after its document's heading."""
     before = document_text(sentence.source)[: sentence.start].strip()
     return bool(before) and _heading(before, title)
+
+
+_QUOTED = re.compile(r"[\"`“]([\w.’'-]*\w)[\"`”]")
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _in_identifiers(names: set[str], text: str) -> bool:
+    """Whether a name is part of an identifier in the text: "Xet" of `_xet.XetSessionHolder`,
+    "LlamaIndex" of `llama_index`. Short names must stand alone ("ai" is in "maintain")."""
+    parts = {_stem(p.lower()) for p in _CAMEL_PART.findall(text)}
+    if names & parts:
+        return True
+    joined = re.sub(r"[_-]", "", text.lower())
+    return any(len(name) >= 4 and name in joined for name in names)
 
 
 def _key_terms(text: str) -> tuple[str, ...]:

@@ -729,3 +729,93 @@ def test_a_default_value_question_needs_a_value(tmp_path, make_assistant) -> Non
     assert not answer.refused, answer.note
     assert "default 16" in answer.text
     assert_verbatim(assistant, answer)
+
+
+def test_words_framing_a_question_are_no_key_terms() -> None:
+    """ "Roughly how many..." asks for a number: "roughly" and "many" need not be in the
+    evidence, nor "stand" in "What does ADAPTOR stand for?"."""
+    from rag.answer import Question
+
+    count = Question.parse("Roughly how many keys does the space-cadet keyboard have?", None)
+    assert count.key_terms == ("keys", "space", "cadet", "keyboard")
+    assert Question.parse("What does ADAPTOR stand for?", None).key_terms == ("adaptor",)
+
+
+def test_a_name_inside_an_identifier_is_mentioned(tmp_path, make_assistant) -> None:
+    """API docs say "Xet" only inside `_xet.XetSessionHolder`, "LlamaIndex" as
+    `llama_index`: the source does mention what the question names."""
+    from rag.answer import _in_identifiers
+
+    assert _in_identifiers({"xet"}, "huggingface_hub.utils._xet.XetSessionHolder (class)")
+    assert _in_identifiers({"llamaindex"}, "llama_index.core.callbacks (module)")
+    assert not _in_identifiers({"xet"}, "the xeta and the alphabet")
+    assert not _in_identifiers({"ai"}, "maintained by the team")
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "xet.txt": (
+                "huggingface_hub.utils._xet.XetSessionHolder (class)\n\n"
+                "Holds the session used for uploads and downloads.\n\n"
+                "When the process forks, the child process creates a fresh session.\n"
+            ),
+            "pool.txt": "urllib3.PoolManager (class)\n\nKeeps a pool of connections per host.\n",
+        },
+    )
+    answer = assistant.ask("What happens to huggingface_hub's Xet session when the process forks?")
+    assert not answer.refused, answer.note
+    assert "fresh session" in answer.text
+    assert_verbatim(assistant, answer)
+
+
+def _scored(text: str, score: float, coverage: float, context: str = ""):
+    import numpy as np
+
+    from rag.answer import ScoredSentence
+    from rag.index import StoredSentence
+
+    sentence = StoredSentence("s", "doc.txt", 0, len(text), 0, text, np.zeros(384), text)
+    return ScoredSentence(sentence, "doc", score, coverage, context or text)
+
+
+def test_of_two_close_sentences_the_one_naming_the_answer_leads(assistant) -> None:
+    """ "Which language is used to define and query an Ode database?": the sentence with
+    "OQL" scored a hair under one without a name; it leads. A sentence naming something
+    else beside "models" does not lead when it never names what the question asks about."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    question = Question.parse("Which language is used to define and query an Ode database?", None)
+    best = _scored("An Ode database is a collection of persistent objects.", 0.60, 1.0)
+    named = _scored(
+        "It is defined, queried and manipulated using the language OQL.",
+        0.58,
+        1.0,
+        "An Ode database is a collection of persistent objects. It is defined, queried and "
+        "manipulated using the language OQL.",
+    )
+    assert answerer.refusal_reason(question, [best], terms)
+    ranked, reason = answerer.lead(question, [best, named], terms)
+    assert reason == "" and ranked[0] is named
+
+    moonshot = Question.parse("What is Moonshot's newest model called?", None)
+    listed = _scored("Chinese firms such as Alibaba and Moonshot lead in model releases.", 0.6, 1.0)
+    other = _scored("The newest models, Mythos and Fable, were blocked last week.", 0.58, 1.0)
+    assert not answerer.refusal_reason(moonshot, [other], terms)  # alone, it would answer
+    ranked, reason = answerer.lead(moonshot, [listed, other], terms)
+    assert reason and ranked[0] is listed
+
+
+def test_identifiers_and_quoted_terms_are_names(assistant) -> None:
+    """ "Which function ... creates the windows?" is answered by `get_window`, "which
+    virtual package" by a quoted "perl-openssl-abi-x": neither is capitalised."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    which = Question.parse("Which function is the convenience function for windows?", None)
+    assert answerer._names_beside("get_window -- Convenience function for windows.", which, None)
+    package = Question.parse("Which virtual package should a Perl module depend on?", None)
+    quoted = 'Depend on the "perl-openssl-abi-x" virtual package for compatibility.'
+    assert answerer._names_beside(quoted, package, None)
+    assert not answerer._names_beside(quoted.replace('"', ""), package, None)
