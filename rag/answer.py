@@ -181,6 +181,11 @@ _DATE_Q = re.compile(
     r"\b(what|which)( (is|was|were|are))?( the)?( exact| precise| specific)? (date|day)\b"
     r"|\bon what (date|day)\b"
 )
+# What "how many" counts: "How many levels are defined..." -> levels.
+_COUNTED = re.compile(
+    r"\bhow many ((?:[\w-]+ )+?)(?:do|does|did|are|is|was|were|can|could|will|would|should"
+    r"|have|has|had|in|of|on|per|for|at)\b"
+)
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
     r"million|billion|several|few)\b",
@@ -512,8 +517,10 @@ class ExtractiveAnswerer:
             return "the question asks for an address or number to reach and the evidence has none"
         if question.kind == "how-to" and not self._does(question.text, best.context):
             return "the question asks how to do something the evidence does not speak of doing"
-        if question.kind == "count" and not _NUMBER.search(unasked):
-            return "the question asks for a number and the evidence gives none"
+        if question.kind == "count" and not (
+            _NUMBER.search(unasked) and self._number_beside(best.sentence.text, question)
+        ):
+            return "the question asks for a number and the evidence gives none beside it"
         if question.kind == "default" and not _VALUE.search(unasked):
             return "the question asks for a default value and the evidence gives none"
         if question.kind == "time" and not _TIME.search(unasked):
@@ -599,8 +606,29 @@ class ExtractiveAnswerer:
         # "How can I run shape inference...": run, use, get, make say how, not what.
         return verb in ("", *_LIGHT_VERBS) or self.coverage({verb: 1.0}, context) == 1.0
 
+    def _number_beside(self, sentence: str, question: Question) -> bool:
+        """Whether a number stands within NAME_WINDOW content words of a word the question
+        asks about: "How much did a license cost?" is not answered by "at least one author",
+        nor "How many levels?" by "standard 5200.28-STD" ("four levels" answers it)."""
+        asked = set(words(question.text))
+        counted = _COUNTED.search(question.text.lower())
+        return self._names_beside(
+            sentence,
+            question,
+            None,
+            is_value=lambda i, t: bool(_NUMBER.fullmatch(t) or any(c.isdigit() for c in t))
+            and not set(words(t)) <= asked,
+            about=set(words(counted.group(1))) if counted else None,
+        )
+
     def _names_beside(
-        self, sentence: str, question: Question, terms: TopicTerms | None, strict: bool = False
+        self,
+        sentence: str,
+        question: Question,
+        terms: TopicTerms | None,
+        strict: bool = False,
+        is_value: Callable[[int, str], bool] | None = None,
+        about: set[str] | None = None,
     ) -> bool:
         """Whether a name the question does not give stands within NAME_WINDOW content
         words of a word the question asks about ('telecom giant X', 'firms such as Z.ai');
@@ -619,6 +647,7 @@ class ExtractiveAnswerer:
             if not _capitalised(w, question.text)
             and not any(c.isdigit() for c in w)
             and w not in in_names
+            and (not about or w in about)
         ]
         # Function words ('by the', 'such as') do not separate a name from what it names.
         tokens = [t for t in _TOKEN.findall(sentence) if not (t.islower() and t in stopwords())]
@@ -632,6 +661,8 @@ class ExtractiveAnswerer:
             and not _DEMONYM.search(t)
             and not (terms is not None and _is_common(t, terms))
         ]
+        if is_value is not None:
+            name_at = [i for i, t in enumerate(tokens) if is_value(i, t)]
         if not name_at or not anchors:
             return False
         stems_wanted = {_stem(w) for w in anchors}

@@ -819,3 +819,21 @@ def test_identifiers_and_quoted_terms_are_names(assistant) -> None:
     quoted = 'Depend on the "perl-openssl-abi-x" virtual package for compatibility.'
     assert answerer._names_beside(quoted, package, None)
     assert not answerer._names_beside(quoted.replace('"', ""), package, None)
+
+
+def test_a_count_needs_a_number_beside_what_is_counted(assistant) -> None:
+    """ "How many levels does the standard define?" is not answered by "DOD standard
+    5200.28-STD" nor "How much did a license cost?" by "at least one author"."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    levels = Question.parse("How many levels does the evaluation standard define?", None)
+    assert answerer._number_beside("It divides systems into four levels of trust.", levels)
+    assert not answerer._number_beside(
+        "The standard 5200.28-STD sets criteria for trusted computer products.", levels
+    )
+    price = Question.parse("How much did a Netscape Navigator license cost?", None)
+    assert not answerer._number_beside(
+        "Netscape shares at least one author with Mosaic and needs a license.", price
+    )
+    assert answerer._number_beside("A license cost 39 dollars.", price)
