@@ -115,6 +115,7 @@ _FRAMING = frozenset(
         "come",  # where does the name come from
         "comes",
         "let",  # what does it let me do
+        "used",  # what is it used for
         "name",
         "named",
         "called",
@@ -313,6 +314,7 @@ class ScoredSentence:
     title: str
     score: float
     coverage: float  # share of the question's key-term weight found in its context
+    opening: bool = False  # opens a text under a heading naming what the question asks about
     context: str = ""  # the document's subject, the sentence before (who "he" is), the sentence
 
 
@@ -406,6 +408,7 @@ class ExtractiveAnswerer:
                 ).strip()
                 own = self.coverage(weights, sentence.meaning)
                 closeness = cosine(sentence)
+                opening = False
                 if subject and document_text and _opens(sentence, passage.title, document_text):
                     # "A base class for 2D lines." under "...Line2DBaseSeries (class)": the
                     # heading is the unsaid subject of the sentence that opens the text; when
@@ -414,11 +417,16 @@ class ExtractiveAnswerer:
                     about = self.coverage(weights, f"{subject} {sentence.meaning}")
                     if about >= SUBJECT_COVERAGE:
                         own = about
+                        opening = True
                         closeness = max(closeness, headings.get(sentence.source, 0.0))
                 near = self.coverage(weights, context)
                 w_cos, w_own, w_near = self.weights
                 score = w_cos * closeness + w_own * own + w_near * near
-                scored.append(ScoredSentence(sentence, passage.title, score, near, context))
+                scored.append(
+                    ScoredSentence(
+                        sentence, passage.title, score, near, opening=opening, context=context
+                    )
+                )
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
@@ -470,6 +478,21 @@ class ExtractiveAnswerer:
         by score may lack what the question asks for ("When was the first beta
         released?": the sentence with the date scores 0.62, one without 0.63); a
         sentence within MARGIN of it that has it leads instead."""
+        defined = _defined_term(question.text)
+        if defined:
+            # "What is iteration?": "Iteration in programs is expressed using a loop"
+            # scores above "Repetition of a sequence of instructions", the entry's opening;
+            # a sentence that says what the thing is answers first.
+            for i, item in enumerate(ranked[1:], start=1):
+                if item.score < ranked[0].score - DEFINITION_MARGIN:
+                    break
+                if (
+                    _defines(defined, item)
+                    and not _defines(defined, ranked[0])
+                    and not self.refusal_reason(question, ranked[i:], terms)
+                ):
+                    ranked = [item, *ranked[:i], *ranked[i + 1 :]]
+                    break
         reason = self.refusal_reason(question, ranked, terms)
         if not reason or question.kind not in (*_VALUE_KINDS, "name", "entity"):
             return ranked, reason
@@ -838,6 +861,33 @@ def _in_identifiers(names: set[str], text: str) -> bool:
         return True
     joined = re.sub(r"[_-]", "", text.lower())
     return any(len(name) >= 4 and name in joined for name in names)
+
+
+# "What is D-Bus used for?", "What are zombie processes?", "What does NumPy do?"
+_DEFINITION_Q = re.compile(
+    r"^\W*(?:(?:what(?:'s| is| are| was| were)(?: the purpose of)?|who (?:is|was))\s+"
+    r"(?:an?\s+|the\s+)?(?P<term>[^?]+?)(?:\s+(?:used for|for|in [\w.-]+(?: [\w.-]+)?))?"
+    r"|what (?:does|do) (?:an?\s+|the\s+)?(?P<doer>[^?]+?) do)\s*\?*$",
+    re.I,
+)
+# "D-Bus is a simple system for...", "NumPy is the fundamental package..."
+_COPULA = re.compile(r"^(?P<before>.{0,60}?)\b(?:is|are|was|were)\s+(?:a|an|the|one)\b", re.I)
+DEFINITION_MARGIN = 0.3  # how far below the best a sentence saying what a thing is may lead
+
+
+def _defined_term(question: str) -> str:
+    """What a "what is X?" question asks to have defined, or ""."""
+    match = _DEFINITION_Q.match(question.strip())
+    return (match.group("term") or match.group("doer")) if match else ""
+
+
+def _defines(term: str, item: ScoredSentence) -> bool:
+    """Whether the sentence says what the term is: it opens the text under a heading naming
+    it, or says "<term> is a ..." (a sentence's opening words, not "... is expressed")."""
+    if item.opening:
+        return True
+    copula = _COPULA.match(item.sentence.text)
+    return bool(copula) and bool(set(stems(copula.group("before"))) & set(stems(term)))
 
 
 def _key_terms(text: str) -> tuple[str, ...]:

@@ -837,3 +837,36 @@ def test_a_count_needs_a_number_beside_what_is_counted(assistant) -> None:
         "Netscape shares at least one author with Mosaic and needs a license.", price
     )
     assert answerer._number_beside("A license cost 39 dollars.", price)
+
+
+def test_what_is_x_is_answered_by_what_says_what_x_is(tmp_path, make_assistant) -> None:
+    """ "What is iteration in programming?" scored "Iteration in programs is expressed
+    using a loop" above the entry's opening, "Repetition of a sequence of instructions";
+    a sentence saying what the thing is answers first."""
+    from rag.answer import _defined_term
+
+    assert _defined_term("What is D-Bus used for?") == "D-Bus"
+    assert _defined_term("What does the Meter class do?") == "Meter class"
+    assert _defined_term("What did Lin Yun predict about attackers?") == ""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "iteration.txt": (
+                "iteration (FOLDOC entry)\n\n"
+                "<programming> Repetition of a sequence of instructions.  A fundamental part "
+                "of many algorithms.\n\n"
+                "Iteration in programs is expressed using a loop, e.g. in C.\n"
+            ),
+            "recursion.txt": (
+                "recursion (FOLDOC entry)\n\n"
+                "<programming> When a function calls itself. Recursion in programs replaces "
+                "a loop with a call.\n"
+            ),
+        },
+    )
+    answer = assistant.ask("What is iteration in programming?")
+    assert answer.text.startswith("<programming> Repetition of a sequence of instructions."), (
+        answer.text
+    )
+    assert_verbatim(assistant, answer)
