@@ -639,8 +639,10 @@ class ExtractiveAnswerer:
             sentence,
             question,
             None,
-            is_value=lambda i, t: bool(_NUMBER.fullmatch(t) or any(c.isdigit() for c in t))
-            and not set(words(t)) <= asked,
+            is_value=lambda i, t: (
+                bool(_NUMBER.fullmatch(t) or any(c.isdigit() for c in t))
+                and not set(words(t)) <= asked
+            ),
             about=set(words(counted.group(1))) if counted else None,
         )
 
