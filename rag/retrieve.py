@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunks import passage_id
+from rag.chunks import passage_id, passage_location
 from rag.index import Index, StoredSentence
 
 log = logging.getLogger(__name__)
@@ -870,8 +870,32 @@ class HybridRetriever:
         margin = margins(list(candidates.values()))
         for passage in chosen:
             passage.score = margin[passage.id]
+        chosen += self._openings(chosen, by_passage)
         chosen.sort(key=lambda p: p.score, reverse=True)
         return Retrieval(query, query_embedding, chosen)
+
+    def _openings(
+        self, chosen: list[RetrievedPassage], by_passage: dict[str, list[StoredSentence]]
+    ) -> list[RetrievedPassage]:
+        """The passage after each chosen heading ("...Meter (class)" alone in its
+        paragraph): what the heading's document says first ("Handles instrument creation.")
+        is what a question naming it asks, yet shares none of its words."""
+        taken = {p.id for p in chosen}
+        following = []
+        for passage in chosen:
+            if [s.text.strip() for s in passage.sentences] != [passage.title.strip()]:
+                continue
+            source, position = passage_location(passage.id)
+            pid = passage_id(source, position + 1)
+            if pid not in taken:
+                taken.add(pid)
+                score = passage.score - 1e-6  # it ranks just under its heading
+                following.append(RetrievedPassage(pid, source, passage.title, 0, 0, score, 0, 0))
+        self._read_sentences(following, by_passage)
+        found = [p for p in following if p.sentences]
+        for p in found:
+            p.start, p.end = p.sentences[0].start, p.sentences[-1].end
+        return found
 
     def _read_sentences(
         self, passages: list[RetrievedPassage], by_passage: dict[str, list[StoredSentence]]

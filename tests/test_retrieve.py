@@ -397,3 +397,30 @@ def test_short_passages_are_topped_up_to_the_evidence_budget(
     assert len(spans) > k and len(set(spans)) == len(spans)
     assert sum(p.end - p.start for p in retrieval.passages) <= CONTEXT_CHARS
     assert all(p.sentences for p in retrieval.passages)
+
+
+def test_a_chosen_heading_brings_the_passage_after_it(tmp_path: Path, make_assistant) -> None:
+    """A docstring's heading ("...Meter (class)") is its own paragraph; "Handles
+    instrument creation." shares no word with "What does the Meter class do?" and was left
+    out of the evidence while the heading came first."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    methods = "".join(
+        f"create_meter_{i}(name): Creates a meter instrument of kind {i}.\n\n" for i in range(12)
+    )
+    (folder / "meter.txt").write_text(
+        "opentelemetry.metrics.Meter (class)\n\nHandles instrument creation.\n\n" + methods
+    )
+    (folder / "provider.txt").write_text(
+        "opentelemetry.metrics.MeterProvider (class)\n\nThe entry point of the API.\n"
+    )
+    assistant = make_assistant(folder)
+    assistant.ingest()
+    retrieval = assistant.retriever.retrieve("What does the OpenTelemetry Meter class do?", 2)
+    ids = [p.id for p in retrieval.passages]
+    heading, opening = passage_id("meter.txt", 0), passage_id("meter.txt", 1)
+    assert heading in ids and opening in ids, ids
+    assert ids.index(opening) == ids.index(heading) + 1
+    assert [s.text for s in retrieval.passages[ids.index(opening)].sentences] == [
+        "Handles instrument creation."
+    ]
