@@ -314,8 +314,8 @@ class ScoredSentence:
     title: str
     score: float
     coverage: float  # share of the question's key-term weight found in its context
-    opening: bool = False  # opens a text under a heading naming what the question asks about
     context: str = ""  # the document's subject, the sentence before (who "he" is), the sentence
+    opening: bool = False  # opens a text under a heading naming what the question asks about
 
 
 class ExtractiveAnswerer:

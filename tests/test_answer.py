@@ -775,7 +775,7 @@ def _scored(text: str, score: float, coverage: float, context: str = ""):
     from rag.index import StoredSentence
 
     sentence = StoredSentence("s", "doc.txt", 0, len(text), 0, text, np.zeros(384), text)
-    return ScoredSentence(sentence, "doc", score, coverage, context or text)
+    return ScoredSentence(sentence, "doc", score, coverage, context=context or text)
 
 
 def test_of_two_close_sentences_the_one_naming_the_answer_leads(assistant) -> None:
