@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.documents import subject_of
 from rag.index import StoredSentence
 from rag.retrieve import (
     LexicalIndex,
@@ -394,7 +395,7 @@ class ExtractiveAnswerer:
         }
         scored = []
         for passage in retrieval.passages:
-            subject = _subject(passage.title)
+            subject = subject_of(passage.title)  # context for every sentence
             for i, sentence in enumerate(passage.sentences):
                 if (
                     len(words(sentence.text)) < MIN_SENTENCE_WORDS
@@ -826,16 +827,7 @@ def _kind(text: str) -> str:
     return "other"
 
 
-SUBJECT_WORDS = 6
 SUBJECT_COVERAGE = 0.8  # a question this much about a heading's subject is answered under it
-
-
-def _subject(title: str) -> str:
-    """A short title names what the whole document is about ("tmux (Debian package)",
-    "space-cadet keyboard"), so its words are context for every sentence; a headline
-    ("China's Top AI Researchers Are Concerned ...") is a claim, not context."""
-    name = re.sub(r"\([^)]*\)", " ", title)
-    return title if len(name.split()) <= SUBJECT_WORDS else ""
 
 
 def _heading(sentence: str, title: str) -> bool:

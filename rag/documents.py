@@ -380,6 +380,17 @@ def _pdf_text(raw: bytes, source: str) -> str:
     return "\n\n".join(p.strip() for p in pages if p.strip())
 
 
+SUBJECT_WORDS = 6
+
+
+def subject_of(title: str) -> str:
+    """The title, when it names what the whole document is about ("tmux (Debian package)",
+    "space-cadet keyboard", "torch.nn.GroupNorm (class)"), else "": a headline ("China's
+    Top AI Researchers Are Concerned About ...") makes a claim and names no subject."""
+    name = re.sub(r"\([^)]*\)", " ", title)
+    return title if len(name.split()) <= SUBJECT_WORDS else ""
+
+
 def _guess_title(text: str, path: Path) -> str:
     for line in text.splitlines():
         line = line.strip().lstrip("#").strip()

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rag.chunks import passage_id, passage_location
+from rag.documents import subject_of
 from rag.index import Index, StoredSentence
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ class TopicTerms:
         return math.log(1 + (self.size + 1) / (self.df.get(stem, 0) + 0.5))
 
 
-LEXICAL_FORMAT = "rag-lexical-sqlite-2"  # bump when the tables below change
+LEXICAL_FORMAT = "rag-lexical-sqlite-3"  # bump when the tables below change
 _REFRESH_BATCH = 500  # documents tokenized per merge into the stored postings
 _BUSY_SECONDS = 600.0  # another process refreshing the same file: wait for it
 
@@ -201,6 +202,16 @@ CREATE TABLE IF NOT EXISTS stems(stem TEXT PRIMARY KEY, df INTEGER NOT NULL) WIT
 
 class LexicalIndexDamaged(Exception):
     """The store on disk cannot be read as a lexical index of this format."""
+
+
+_SUBJECT = "\nsubject: "
+
+
+def _indexed_as(record: Any) -> str:
+    """How a document's passages were indexed: its split, and the subject its title names
+    (BM25 terms of every passage; a new title in sources.yaml re-indexes them)."""
+    subject = subject_of(record.title)
+    return f"{record.chunking}{_SUBJECT}{subject}" if subject else record.chunking
 
 
 def _decode_postings(blob: bytes) -> np.ndarray:
@@ -368,7 +379,7 @@ class LexicalIndex:
             source
             for source, split in stored.items()
             if source not in catalog
-            or (catalog[source].content_hash, catalog[source].chunking) != split
+            or (catalog[source].content_hash, _indexed_as(catalog[source])) != split
         ]
         self._remove(stale)
         kept = set(stored) - set(stale)
@@ -382,7 +393,7 @@ class LexicalIndex:
                 record = catalog[source]
                 if record.content_hash != content_hash:
                     continue  # rewritten meanwhile; the next version change brings it
-                added.append((source, content_hash, record.chunking, text, record.passages))
+                added.append((source, content_hash, _indexed_as(record), text, record.passages))
             self._add(added)
         self._set_meta("version", version)
         return len(missing), len(stale)
@@ -394,7 +405,7 @@ class LexicalIndex:
         )
 
     def _tokenize(
-        self, source: str, text: str, spans: Sequence[tuple[int, int]]
+        self, source: str, text: str, spans: Sequence[tuple[int, int]], subject: str = ""
     ) -> list[tuple[int, int, int, Counter[str], set[str]]]:
         """Per passage: (start, end, BM25 length, BM25 term counts, distinct content stems)."""
         content_drop = stopwords()
@@ -407,6 +418,9 @@ class LexicalIndex:
             # llama-index's BM25Retriever (metadata in MetadataMode.EMBED content): file
             # names are words people search by, and the eval thresholds are set on it.
             bm25_words = words(f"source: {source}\nstart: {start}\nend: {end}") + body_words
+            # A title naming the document's subject ("numpy (Python package)") is every
+            # passage's too: "It provides: an N-dimensional array" is about NumPy.
+            bm25_words += words(subject)
             new = [w for w in set(bm25_words) if w not in stem]
             if new:
                 stem.update(zip(new, _stemmer().stemWords(new)))
@@ -429,7 +443,7 @@ class LexicalIndex:
         df: Counter[str] = Counter()
         passage_rows = []
         for source, content_hash, chunking, text, spans in documents:
-            passages = self._tokenize(source, text, spans)
+            passages = self._tokenize(source, text, spans, chunking.partition(_SUBJECT)[2])
             in_document: Counter[str] = Counter()
             for position, (start, end, length, terms, stems_in) in enumerate(passages):
                 pid = next_id

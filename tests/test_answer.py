@@ -672,7 +672,7 @@ def test_a_short_title_is_context_for_every_sentence(tmp_path, make_assistant) -
 def test_a_headline_is_no_subject() -> None:
     """A news headline makes a claim: its words are not context for every sentence (the
     seed article's "Concerned ... Arms Race" would cover any question about worries)."""
-    from rag.answer import _subject
+    from rag.documents import subject_of as _subject
 
     assert _subject("space-cadet keyboard (FOLDOC entry)") == "space-cadet keyboard (FOLDOC entry)"
     assert _subject("torch.nn.GroupNorm (class)") == "torch.nn.GroupNorm (class)"

@@ -424,3 +424,32 @@ def test_a_chosen_heading_brings_the_passage_after_it(tmp_path: Path, make_assis
     assert [s.text for s in retrieval.passages[ids.index(opening)].sentences] == [
         "Handles instrument creation."
     ]
+
+
+def test_a_title_naming_the_subject_is_searched_with_every_passage(
+    tmp_path: Path, make_assistant
+) -> None:
+    """ "What does NumPy provide?": the passage "It provides: an N-dimensional array"
+    never says NumPy; the title does. A headline names no subject and is not searched."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "pkg1.txt").write_text(
+        "numpy (Python package)\n\nThe fundamental package for scientific computing.\n\n"
+        "It provides a powerful N-dimensional array object.\n"
+    )
+    (folder / "news.txt").write_text(
+        "Researchers Say Arrays Are Everywhere In Modern Scientific Computing Today\n\n"
+        "It provides context for the debate.\n"
+    )
+    assistant = make_assistant(folder)
+    assistant.ingest()
+    hits = [pid for pid, *_ in assistant.retriever.lexical().search("numpy provides", 5)]
+    assert hits[0] == passage_id("pkg1.txt", 2), hits
+    assert not {pid for pid, *_ in assistant.retriever.lexical().search("arrays", 5)} & {
+        passage_id("news.txt", 1)
+    }
+    # A new title in sources.yaml re-indexes the document's passages under it.
+    (folder / "sources.yaml").write_text('pkg1.txt:\n  title: "scipy (Python package)"\n')
+    assistant.ingest()
+    hits = [pid for pid, *_ in assistant.retriever.lexical().search("scipy provides", 5)]
+    assert hits[0] == passage_id("pkg1.txt", 2), hits
