@@ -23,15 +23,17 @@ sentences and pending or incomplete records are removed before anything else.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -59,6 +61,9 @@ _ADD_BATCH = 1000  # sentence records per Chroma add()
 _SCAN_PAGE = 5000  # records per page when the consistency check reads every sentence
 PENDING = ""  # content_hash of a record whose sentences are being replaced
 _STATE_ID = "corpus"  # the record in <name>-state that carries the version token
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -538,8 +543,13 @@ class Index:
                 in_flight: Future[None] | None = None
                 unstored = _Unstored()  # the group in flight: not yet found in Chroma
                 for group in _groups(pending, self.write_group_sentences):
-                    vectors = self._embeddings_for(group, report, show_progress, unstored)
-                    words = self._new_words(group, report, unstored)
+                    vectors = _after_write(
+                        in_flight,
+                        partial(self._embeddings_for, group, report, show_progress, unstored),
+                    )
+                    words = _after_write(
+                        in_flight, partial(self._new_words, group, report, unstored)
+                    )
                     if in_flight is not None:
                         in_flight.result()  # raises the writer's error, if any
                     in_flight = writer.submit(
@@ -872,6 +882,24 @@ def _stored_sentence(id_: str, meta: dict[str, Any], text: str, emb: Any) -> Sto
 def _batches(items: list, size: int) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _after_write(in_flight: Future[None] | None, read: Callable[[], _T]) -> _T:
+    """Run a read of the collections the writer thread may be rewriting; if Chroma fails
+    it ("InternalError: Error finding id": seen re-splitting a 10,000-document index, a
+    `get` by text key while the writer deleted and re-added those sentences), wait for the
+    write in flight and read again. The read only looks up stored vectors, so running it
+    again loses nothing; a second failure is raised."""
+    from chromadb.errors import InternalError
+
+    try:
+        return read()
+    except InternalError as error:
+        if in_flight is None:
+            raise
+        log.info("Chroma read during a write failed (%s); reading again after it", error)
+        in_flight.result()
+        return read()
 
 
 def _groups(

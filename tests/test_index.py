@@ -403,3 +403,47 @@ def test_passage_sentences_are_read_by_id_and_old_records_gain_their_spans(inges
     assert report.embedded == 0 and DOC_002 in report.unchanged
     assert index.documents()[DOC_002].sentence_spans == doc.sentence_spans
     assert {s.id for s in index.sentences_of(pids)} == by_id
+
+
+def test_a_chroma_read_failing_during_a_write_is_read_again_after_it(
+    tmp_path: Path, make_assistant
+) -> None:
+    """Re-splitting a 10,000-document index, Chroma failed a `get` by text key while the
+    writer thread rewrote the group before ("InternalError: Error finding id") and the
+    ingest died. The read is a lookup of stored vectors: it runs again once the write in
+    flight is done. (Chroma's race cannot be made to happen on demand, so the failure is
+    raised here, once, while a real write is held in flight.)"""
+    import threading
+    import time
+
+    from chromadb.errors import InternalError
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Quentin's orchard grew seventeen varieties of medlar.\n")
+    (corpus / "b.txt").write_text(f"{NEW_SENTENCE}\n")
+    assistant = make_assistant(corpus)
+    index = assistant.index
+    index.write_group_sentences = 1  # a.txt is written while b.txt is looked up
+    lookups, read, write = [], index._stored_vectors, index._write_group
+    a_written = threading.Event()
+
+    def reading(keys):
+        lookups.append(a_written.is_set())
+        if len(lookups) == 2:  # b.txt's lookup, while a.txt's write is in flight
+            raise InternalError("Error executing plan: Internal error: Error finding id")
+        return read(keys)
+
+    def writing(group, *rest):
+        if group[0][0].source == "a.txt":
+            deadline = time.monotonic() + 120
+            while len(lookups) < 2 and time.monotonic() < deadline:  # until b.txt's failed
+                threading.Event().wait(0.01)
+        write(group, *rest)
+        a_written.set()
+
+    index._stored_vectors, index._write_group = reading, writing
+    report = assistant.ingest()
+    assert sorted(report.added) == ["a.txt", "b.txt"] and not report.failed
+    assert lookups == [False, False, True]  # b.txt read again after a.txt was written
+    assert report.embedded == 2 and index.count_sentences() == 2
