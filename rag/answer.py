@@ -771,8 +771,9 @@ def _continued(text: str, start: int, end: int) -> int:
     """Where the quote of text[start:end] ends. A sentence ending in a colon ("Bug
     reports should be sent to:", "decided in one of two modes:") says what follows it,
     not the answer: the quote runs on over the next paragraph, or the list that follows,
-    as far as CONTINUATION_CHARS allows, cut at a line end."""
-    if not text[start:end].rstrip().endswith(":"):
+    as far as CONTINUATION_CHARS allows, cut at a line end. So does one trailing off into
+    a list ("has the following dependencies...")."""
+    if not text[start:end].rstrip().endswith((":", "...", "…")):
         return end
     limit = end + CONTINUATION_CHARS
     stop = end

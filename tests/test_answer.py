@@ -590,6 +590,8 @@ def test_what_a_colon_introduces_is_bounded() -> None:
     text = "Intro:\n\n- a\n- b\n\n- c\n\nNot a list.\n" + "x" * 1000
     assert text[: _continued(text, 0, 6)] == "Intro:\n\n- a\n- b\n\n- c"
     assert _continued("No colon. Next", 0, 9) == 9
+    trailing = "It has the following dependencies...\n\n* `h11` * `truststore`\n\nAnd more."
+    assert trailing[: _continued(trailing, 0, 36)].endswith("* `h11` * `truststore`")
     long = "Options:\n" + "\n".join(f"- option {i} " + "y" * 40 for i in range(40))
     end = _continued(long, 0, 8)
     assert 8 < end <= 8 + CONTINUATION_CHARS and long[end] == "\n"
