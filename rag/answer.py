@@ -317,6 +317,7 @@ class ScoredSentence:
     coverage: float  # share of the question's key-term weight found in its context
     context: str = ""  # the document's subject, the sentence before (who "he" is), the sentence
     opening: bool = False  # opens a text under a heading naming what the question asks about
+    before: StoredSentence | None = None  # the sentence before it in its paragraph
 
 
 class ExtractiveAnswerer:
@@ -355,7 +356,7 @@ class ExtractiveAnswerer:
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
         chosen = self.choose(ranked, lambda s: self.supports(question, s, terms, document_text))
-        text, citations = self.compose(chosen, document_text)
+        text, citations = self.compose(chosen, document_text, _WHY_Q.match(question.text))
         return Answer(question.text, text, False, citations, retrieved=retrieved)
 
     # ---- scoring -------------------------------------------------------------------
@@ -423,9 +424,16 @@ class ExtractiveAnswerer:
                 near = self.coverage(weights, context)
                 w_cos, w_own, w_near = self.weights
                 score = w_cos * closeness + w_own * own + w_near * near
+                previous = passage.sentences[i - 1] if i > 0 else None
                 scored.append(
                     ScoredSentence(
-                        sentence, passage.title, score, near, opening=opening, context=context
+                        sentence,
+                        passage.title,
+                        score,
+                        near,
+                        context=context,
+                        opening=opening,
+                        before=previous,
                     )
                 )
         scored.sort(key=lambda s: s.score, reverse=True)
@@ -735,36 +743,68 @@ class ExtractiveAnswerer:
         return groups
 
     def compose(
-        self, groups: list[list[ScoredSentence]], document_text: Callable[[str], str]
+        self,
+        groups: list[list[ScoredSentence]],
+        document_text: Callable[[str], str],
+        reason: object = None,
     ) -> tuple[str, list[Citation]]:
+        """The answer text and its citations. For a "why" question (`reason`), a leading
+        sentence giving no cause is quoted with the sentence before it in its paragraph:
+        "Sun changed the name of their system to NIS" answers why only after "The name
+        'Yellow Pages' is a registered trademark ... of British Telecommunications"."""
         citations: list[Citation] = []
         parts = []
-        for group in groups:
+        for n, group in enumerate(groups):
             markers = []
             quotes = []
             for item in group:
                 s = item.sentence
                 text = document_text(s.source)
+                start = _cause_before(item, text) if reason and n == 0 else s.start
                 end = _continued(text, s.start, s.end)
-                quotes.append(text[s.start : end])
+                quotes.append(text[start:end])
                 citations.append(
                     Citation(
                         len(citations) + 1,
                         s.source,
                         item.title,
-                        text[s.start : end],
-                        s.start,
+                        text[start:end],
+                        start,
                         end,
                         round(item.score, 4),
                     )
                 )
                 markers.append(f"[{len(citations)}]")
             parts.append(f"{quotes[0]} {''.join(markers)}")
-        return " ".join(parts), citations
+        answer = " ".join(parts)
+        if reason and len(answer) > self.max_chars:  # the cause does not fit: quote as is
+            return self.compose(groups, document_text)
+        return answer, citations
 
 
 _LIST_ITEM = re.compile(r"\s*([-*+•]|\d+[.)])\s")
 CONTINUATION_CHARS = 320  # at most this much of what a colon introduces joins the quote
+
+
+_WHY_Q = re.compile(r"\W*why\b", re.I)
+_CAUSE = re.compile(
+    r"\b(because|since|due to|owing to|as a result|so that|in order to|thanks to|given|"
+    r"therefore|thus|hence|so|caused|causes|leads? to|led to|reason)\b",
+    re.I,
+)
+
+
+def _cause_before(item: ScoredSentence, text: str) -> int:
+    """Where the quote answering "why" starts: at the sentence, if it gives a cause, else
+    at the sentence before it in the same paragraph (what it follows from)."""
+    before, sentence = item.before, item.sentence
+    if (
+        before is None
+        or _CAUSE.search(sentence.text)
+        or "\n\n" in text[before.end : sentence.start]
+    ):
+        return sentence.start
+    return before.start
 
 
 def _continued(text: str, start: int, end: int) -> int:

@@ -872,3 +872,29 @@ def test_what_is_x_is_answered_by_what_says_what_x_is(tmp_path, make_assistant) 
         answer.text
     )
     assert_verbatim(assistant, answer)
+
+
+def test_why_is_answered_with_the_cause_before_the_event(tmp_path, make_assistant) -> None:
+    """ "Why did Sun change the name...?" found "Sun changed the name of their system to
+    NIS": the event, not its cause, which is the sentence before it."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "nis.txt": (
+                "nis (FOLDOC entry)\n\n"
+                "<networking> Network Information Service. Sun's directory service.\n\n"
+                'The name "Yellow Pages" is a registered trademark in the United Kingdom of '
+                "British Telecommunications plc.  Sun changed the name of their system to NIS, "
+                'though the commands still start with "yp".\n'
+            ),
+            "nfs.txt": "nfs (FOLDOC entry)\n\n<networking> Sun's Network File System.\n",
+        },
+    )
+    answer = assistant.ask("Why did Sun change the name of Yellow Pages to NIS?")
+    assert not answer.refused, answer.note
+    assert "registered trademark" in answer.text and "changed the name" in answer.text
+    assert answer.citations[0].quote.startswith('The name "Yellow Pages"')
+    assert_verbatim(assistant, answer)
+    event = assistant.ask("What did Sun change the name of Yellow Pages to?")
+    assert "registered trademark" not in event.text, event.text
