@@ -50,6 +50,14 @@ def assistant_over(make_assistant, folder, documents: dict[str, str]) -> Assista
     return assistant
 
 
+def answered(assistant: Assistant, question: str):
+    """The answer to question, which must not be a refusal, its quotes verbatim."""
+    answer = assistant.ask(question)
+    assert not answer.refused, (question, answer.note)
+    assert_verbatim(assistant, answer)
+    return answer
+
+
 def assert_verbatim(assistant: Assistant, answer) -> None:
     for c in answer.citations:
         assert assistant.document_text(c.source)[c.start : c.end] == c.quote, c
@@ -664,11 +672,9 @@ def test_a_short_title_is_context_for_every_sentence(tmp_path, make_assistant) -
     could type over 8000 different characters!" answers a question about the space-cadet
     keyboard, though the sentence never says "space-cadet"."""
     assistant = assistant_over(make_assistant, tmp_path / "docs", SPACE_CADET)
-    answer = assistant.ask("How many characters could you type on the space-cadet keyboard?")
-    assert not answer.refused, answer.note
+    answer = answered(assistant, "How many characters could you type on the space-cadet keyboard?")
     assert "8000" in answer.text
     assert {c.source for c in answer.citations} == {"space_cadet.txt"}
-    assert_verbatim(assistant, answer)
 
 
 def test_a_headline_is_no_subject() -> None:
@@ -698,11 +704,9 @@ def test_a_title_line_is_never_the_answer(tmp_path, make_assistant) -> None:
             ),
         },
     )
-    answer = assistant.ask("What is Line2DBaseSeries in sympy plotting?")
-    assert not answer.refused, answer.note
+    answer = answered(assistant, "What is Line2DBaseSeries in sympy plotting?")
     assert "A base class for 2D lines." in answer.text
     assert all("(class)" not in c.quote for c in answer.citations), answer.text
-    assert_verbatim(assistant, answer)
 
 
 def test_a_default_value_question_needs_a_value(tmp_path, make_assistant) -> None:
@@ -727,10 +731,8 @@ def test_a_default_value_question_needs_a_value(tmp_path, make_assistant) -> Non
         documents["assembler.txt"] + "\nmax_queue: the high water mark of the buffer, default 16.\n"
     )
     assistant.ingest()
-    answer = assistant.ask("What is the default high water mark of the websockets Assembler?")
-    assert not answer.refused, answer.note
+    answer = answered(assistant, "What is the default high water mark of the websockets Assembler?")
     assert "default 16" in answer.text
-    assert_verbatim(assistant, answer)
 
 
 def test_words_framing_a_question_are_no_key_terms() -> None:
@@ -764,10 +766,8 @@ def test_a_name_inside_an_identifier_is_mentioned(tmp_path, make_assistant) -> N
             "pool.txt": "urllib3.PoolManager (class)\n\nKeeps a pool of connections per host.\n",
         },
     )
-    answer = assistant.ask("What happens to huggingface_hub's Xet session when the process forks?")
-    assert not answer.refused, answer.note
+    answer = answered(assistant, "What happens to huggingface_hub's Xet session when it forks?")
     assert "fresh session" in answer.text
-    assert_verbatim(assistant, answer)
 
 
 def _scored(text: str, score: float, coverage: float, context: str = ""):
@@ -891,10 +891,8 @@ def test_why_is_answered_with_the_cause_before_the_event(tmp_path, make_assistan
             "nfs.txt": "nfs (FOLDOC entry)\n\n<networking> Sun's Network File System.\n",
         },
     )
-    answer = assistant.ask("Why did Sun change the name of Yellow Pages to NIS?")
-    assert not answer.refused, answer.note
+    answer = answered(assistant, "Why did Sun change the name of Yellow Pages to NIS?")
     assert "registered trademark" in answer.text and "changed the name" in answer.text
     assert answer.citations[0].quote.startswith('The name "Yellow Pages"')
-    assert_verbatim(assistant, answer)
     event = assistant.ask("What did Sun change the name of Yellow Pages to?")
     assert "registered trademark" not in event.text, event.text
