@@ -880,6 +880,8 @@ def _heading(sentence: str, title: str) -> bool:
 
 def _opens(sentence: StoredSentence, title: str, document_text: Callable[[str], str]) -> bool:
     """Whether the sentence is the first after its document's heading."""
+    if sentence.start > len(title) + 8:  # more than the heading and a few blank lines
+        return False  # (reading the text of every retrieved document cost a warm ask ms)
     before = document_text(sentence.source)[: sentence.start].strip()
     return bool(before) and _heading(before, title)
 
