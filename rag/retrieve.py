@@ -905,6 +905,8 @@ class HybridRetriever:
                 taken.add(pid)
                 score = passage.score - 1e-6  # it ranks just under its heading
                 following.append(RetrievedPassage(pid, source, passage.title, 0, 0, score, 0, 0))
+        if not following:
+            return []
         self._read_sentences(following, by_passage)
         found = [p for p in following if p.sentences]
         for p in found:
