@@ -166,7 +166,7 @@ class TopicTerms:
         return math.log(1 + (self.size + 1) / (self.df.get(stem, 0) + 0.5))
 
 
-LEXICAL_FORMAT = "rag-lexical-sqlite-3"  # bump when the tables below change
+LEXICAL_FORMAT = "rag-lexical-sqlite-4"  # bump when the tables below change
 _REFRESH_BATCH = 500  # documents tokenized per merge into the stored postings
 _BUSY_SECONDS = 600.0  # another process refreshing the same file: wait for it
 
@@ -181,7 +181,7 @@ CREATE TABLE IF NOT EXISTS sources(
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL UNIQUE,
     content_hash TEXT NOT NULL,
-    chunking TEXT NOT NULL,
+    indexed_as TEXT NOT NULL,
     passages INTEGER NOT NULL,
     terms TEXT NOT NULL,
     stems TEXT NOT NULL
@@ -370,9 +370,9 @@ class LexicalIndex:
         # Same text split anew (another passage budget or splitter) is stale too: its
         # passages are not the ones indexed here.
         stored = {
-            source: (content_hash, chunking)
-            for source, content_hash, chunking in self._db.execute(
-                "SELECT source, content_hash, chunking FROM sources"
+            source: (content_hash, indexed_as)
+            for source, content_hash, indexed_as in self._db.execute(
+                "SELECT source, content_hash, indexed_as FROM sources"
             )
         }
         stale = [
@@ -434,7 +434,7 @@ class LexicalIndex:
     def _add(
         self, documents: Sequence[tuple[str, str, str, str, Sequence[tuple[int, int]]]]
     ) -> None:
-        """Index these (source, content hash, chunking, text, passage spans) in the open
+        """Index these (source, content hash, _indexed_as, text, passage spans) in the open
         transaction."""
         db = self._db
         size, total_length = self._counts()
@@ -442,8 +442,8 @@ class LexicalIndex:
         new_postings: dict[str, list[tuple[int, int, int]]] = {}
         df: Counter[str] = Counter()
         passage_rows = []
-        for source, content_hash, chunking, text, spans in documents:
-            passages = self._tokenize(source, text, spans, chunking.partition(_SUBJECT)[2])
+        for source, content_hash, indexed_as, text, spans in documents:
+            passages = self._tokenize(source, text, spans, indexed_as.partition(_SUBJECT)[2])
             in_document: Counter[str] = Counter()
             for position, (start, end, length, terms, stems_in) in enumerate(passages):
                 pid = next_id
@@ -457,12 +457,12 @@ class LexicalIndex:
             df.update(in_document)
             terms_of_document = dict.fromkeys(t for p in passages for t in p[3])
             db.execute(
-                "INSERT INTO sources(source, content_hash, chunking, passages, terms, stems) "
+                "INSERT INTO sources(source, content_hash, indexed_as, passages, terms, stems) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     source,
                     content_hash,
-                    chunking,
+                    indexed_as,
                     len(passages),
                     "\n".join(terms_of_document),
                     json.dumps(in_document, separators=(",", ":")),
