@@ -648,7 +648,7 @@ class ExtractiveAnswerer:
             sentence,
             question,
             None,
-            is_value=lambda i, t: (
+            is_value=lambda t: (
                 bool(_NUMBER.fullmatch(t) or any(c.isdigit() for c in t))
                 and not set(words(t)) <= asked
             ),
@@ -661,7 +661,7 @@ class ExtractiveAnswerer:
         question: Question,
         terms: TopicTerms | None,
         strict: bool = False,
-        is_value: Callable[[int, str], bool] | None = None,
+        is_value: Callable[[str], bool] | None = None,
         about: set[str] | None = None,
     ) -> bool:
         """Whether a name the question does not give stands within NAME_WINDOW content
@@ -696,7 +696,7 @@ class ExtractiveAnswerer:
             and not (terms is not None and _is_common(t, terms))
         ]
         if is_value is not None:
-            name_at = [i for i, t in enumerate(tokens) if is_value(i, t)]
+            name_at = [i for i, t in enumerate(tokens) if is_value(t)]
         if not name_at or not anchors:
             return False
         stems_wanted = {_stem(w) for w in anchors}
