@@ -58,6 +58,14 @@ def answered(assistant: Assistant, question: str):
     return answer
 
 
+def refusal(assistant: Assistant, question: str, because: str):
+    """The answer to question, which must be a refusal whose note says `because`."""
+    answer = assistant.ask(question)
+    assert answer.refused, (question, answer.text)
+    assert because in answer.note, answer.note
+    return answer
+
+
 def assert_verbatim(assistant: Assistant, answer) -> None:
     for c in answer.citations:
         assert assistant.document_text(c.source)[c.start : c.end] == c.quote, c
@@ -424,9 +432,7 @@ def test_how_to_questions_need_evidence_of_the_doing(tmp_path, make_assistant) -
             ),
         },
     )
-    refused = assistant.ask("How do I reverse a list in Python?")
-    assert refused.refused, refused.text
-    assert "how to do" in refused.note
+    refusal(assistant, "How do I reverse a list in Python?", because="how to do")
 
     (corpus / "builtins.txt").write_text(
         "list.reverse(): Reverse the elements of a Python list in place.\n"
@@ -546,11 +552,8 @@ def test_the_source_must_mention_what_the_question_names(tmp_path, make_assistan
             ),
         },
     )
-    answer = assistant.ask("What license is Gradio released under?")
-    assert answer.refused, answer.text
-    assert "does not mention Gradio" in answer.note
-    named = assistant.ask("What license is Zutty released under?")
-    assert not named.refused, named.note
+    refusal(assistant, "What license is Gradio released under?", "does not mention Gradio")
+    answered(assistant, "What license is Zutty released under?")
 
 
 def test_a_name_said_another_way_in_the_source_still_counts(assistant) -> None:
