@@ -4,7 +4,7 @@ from rag.answer import REFUSAL, Answer, Citation
 from rag.assistant import Assistant
 from rag.errors import DocumentError, IndexUnavailableError, RagError, UnknownSourceError
 from rag.generate import LLMAnswer
-from rag.index import IngestReport
+from rag.index import CompactReport, IngestReport
 from rag.settings import Settings
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Answer",
     "Assistant",
     "Citation",
+    "CompactReport",
     "DocumentError",
     "IndexUnavailableError",
     "IngestReport",

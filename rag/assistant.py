@@ -26,6 +26,7 @@ from rag.embeddings import Embedder
 from rag.errors import DocumentError
 from rag.generate import CONDENSE_SHARE, Deadline, LLMAnswerer
 from rag.index import (
+    CompactReport,
     Index,
     IngestReport,
     check_index_folder,
@@ -78,7 +79,9 @@ class Assistant:
                 if not self.settings.chroma_url:
                     check_index_folder(Path(self.settings.index_dir))
                 client = open_client(Path(self.settings.index_dir), self.settings.chroma_url)
-                self._index = Index(client, self.settings.collection, self.embedder)
+                self._index = Index(
+                    client, self.settings.collection, self.embedder, self.settings.compact_ratio
+                )
             return self._index
 
     @property
@@ -159,6 +162,12 @@ class Assistant:
             except OSError as exc:
                 batch.failed.append((_display_name(path, corpus), f"cannot read: {exc.strerror}"))
         return batch
+
+    @_server_outage_is_an_error
+    def compact(self) -> CompactReport:
+        """Rebuild the sentence collection without the deleted vectors Chroma keeps
+        (ingest does it on its own past RAG_COMPACT_RATIO); nothing is embedded."""
+        return self.index.compact()
 
     @_server_outage_is_an_error
     def remove(self, sources: Iterable[str]) -> list[str]:

@@ -37,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.set_defaults(run=_ingest)
 
+    compact = sub.add_parser(
+        "compact",
+        help="rebuild the sentence collection without the deleted vectors Chroma keeps "
+        "(no re-embedding; ingest does it on its own past RAG_COMPACT_RATIO)",
+    )
+    compact.add_argument("--json", action="store_true", help="print the report as JSON")
+    compact.set_defaults(run=_compact)
+
     ask = sub.add_parser("ask", help="ask one question")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print answer.to_dict() as JSON")
@@ -117,10 +125,24 @@ def _ingest(args: argparse.Namespace) -> int:
         print(
             f" embedded: {report.embedded} sentences ({report.reused} reused), "
             f"{report.words_embedded} new words, in {report.seconds}s"
+            + (" (compacted)" if report.compacted else "")
         )
         for failure in report.failed:
             print(f"   failed: {failure['source']}: {failure['reason']}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    report = _assistant().compact()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        dropped = "an unknown number of" if report.dropped is None else str(report.dropped)
+        print(
+            f"kept {report.sentences} sentences, dropped {dropped} deleted vectors, "
+            f"in {report.seconds}s ({report.collection})"
+        )
+    return 0
 
 
 def _discard_index(index_dir: Path) -> None:

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     passage_tokens: int = Field(
         160, ge=16, le=256, description="Token budget of a retrieval passage (cl100k tokens)."
     )
+    compact_ratio: float = Field(
+        0.5,
+        ge=0,
+        description="After an ingest, rebuild the sentence collection from its stored vectors "
+        "when the deleted ones Chroma still holds exceed this fraction of the live ones "
+        "(0: only `rag compact`).",
+    )
     embed_batch_size: int = Field(64, ge=1, description="Sentences per embedding batch.")
     embed_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx",

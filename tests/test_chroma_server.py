@@ -142,8 +142,12 @@ def test_two_replicas_on_one_server_agree_after_ingests_and_deletes(
     (corpus_copy / DOC_002).unlink()
     report = writer.ingest()
     assert report.added == ["notes.md"] and report.removed == [DOC_002]
+    # DOC_002 was more than half of the sentences: the writer compacted after the ingest,
+    # and switched to a new sentence collection.
+    assert report.compacted and writer.index.dead_sentences() == 0
 
-    # The reader's catalog and BM25 index were built before; it must see the writer's change.
+    # The reader's catalog and BM25 index were built before; it must see the writer's change
+    # and read the sentence collection the writer switched to.
     assert sorted(s["source"] for s in reader.sources()) == sorted(
         [s for s in SEED_SOURCES if s != DOC_002] + ["notes.md"]
     )

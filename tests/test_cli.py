@@ -114,3 +114,14 @@ def test_ingest_with_a_bad_file_exits_1_and_names_it(tmp_path: Path) -> None:
     done = run(env, tmp_path, "ingest")
     assert done.returncode == 1
     assert "bad.txt" in done.stderr and "binary" in done.stderr
+
+
+def test_compact_rebuilds_the_sentences_and_answers_stay(cli) -> None:
+    done = run(cli["env"], cli["cwd"], "compact", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["sentences"] > 0 and report["dropped"] == 0  # a fresh index deleted none
+    assert report["collection"].startswith("rag-sentences-")
+    asked = run(cli["env"], cli["cwd"], "ask", LIN_YUN_QUESTION, "--json")
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["citations"]
