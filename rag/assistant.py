@@ -164,10 +164,12 @@ class Assistant:
         return batch
 
     @_server_outage_is_an_error
-    def compact(self) -> CompactReport:
+    def compact(self, vacuum: bool = True) -> CompactReport:
         """Rebuild the sentence collection without the deleted vectors Chroma keeps
-        (ingest does it on its own past RAG_COMPACT_RATIO); nothing is embedded."""
-        return self.index.compact()
+        (ingest does it on its own past RAG_COMPACT_RATIO); nothing is embedded. With
+        vacuum, an embedded store's database file is then rewritten without free pages
+        (it is locked meanwhile: a minute or more at 10,000 documents)."""
+        return self.index.compact(vacuum=vacuum)
 
     @_server_outage_is_an_error
     def remove(self, sources: Iterable[str]) -> list[str]:

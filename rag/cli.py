@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     compact = sub.add_parser(
         "compact",
         help="rebuild the sentence collection without the deleted vectors Chroma keeps "
-        "(no re-embedding; ingest does it on its own past RAG_COMPACT_RATIO)",
+        "(no re-embedding; ingest does it on its own past RAG_COMPACT_RATIO), then rewrite "
+        "an embedded store's database file without its free pages",
     )
     compact.add_argument("--json", action="store_true", help="print the report as JSON")
     compact.set_defaults(run=_compact)
@@ -142,6 +143,8 @@ def _compact(args: argparse.Namespace) -> int:
             f"kept {report.sentences} sentences, dropped {dropped} deleted vectors, "
             f"in {report.seconds}s ({report.collection})"
         )
+        if report.database_mb:
+            print("database file: {:,.1f} MB -> {:,.1f} MB".format(*report.database_mb))
     return 0
 
 

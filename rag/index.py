@@ -93,6 +93,7 @@ class CompactReport:
     dropped: int | None  # deleted vectors Chroma still held (None: written before counting)
     collection: str  # the sentence collection's new name
     seconds: float
+    database_mb: tuple[float, float] | None = None  # an embedded store's file, before/after
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -640,7 +641,7 @@ class Index:
             return False
         return dead > self.compact_ratio * self.count_sentences()
 
-    def compact(self) -> CompactReport:
+    def compact(self, vacuum: bool = False) -> CompactReport:
         """Rebuild the sentence collection from its live records (their stored vectors:
         nothing is embedded), dropping the deleted vectors Chroma keeps in its HNSW index,
         and switch to it. Chroma has no such operation (its `chroma utils vacuum` shrinks
@@ -649,7 +650,13 @@ class Index:
         Readers keep answering from the old collection while the new one is written; the
         switch is one state write. Killed before it, the index is unchanged and the
         half-written collection is deleted by the next compact(); killed after it, the
-        old collection is."""
+        old collection is.
+
+        With vacuum, an embedded store's database file is rewritten afterwards (SQLite's
+        VACUUM): the copy leaves the old records' pages free inside it (2.66 GB instead
+        of 1.7 at 10,000 documents, its live pages scattered: warm asks measured slower).
+        VACUUM locks the file while it runs (78 s at 10,000 documents): `rag compact`
+        does it, an ingest's own compaction does not."""
         import uuid
 
         started = time.perf_counter()
@@ -694,12 +701,38 @@ class Index:
                 self._written = copied
             self._client.delete_collection(old.name)
             self._remove_orphan_segments()
+            database_mb = self._vacuum() if vacuum else None
         return CompactReport(
             sentences=copied,
             dropped=dropped,
             collection=new.name,
             seconds=round(time.perf_counter() - started, 3),
+            database_mb=database_mb,
         )
+
+    def _vacuum(self) -> tuple[float, float] | None:
+        """An embedded store's database file rewritten without its free pages (what
+        `chroma vacuum` does, from this process, which holds the store open); its size
+        before and after, in MB. A server's database is the server's to vacuum."""
+        import sqlite3
+
+        folder = self._persist_directory()
+        if folder is None:
+            return None
+        database = folder / "chroma.sqlite3"
+        before = database.stat().st_size / 1e6
+        db = sqlite3.connect(database, timeout=60)
+        try:
+            db.execute("VACUUM")
+        finally:
+            db.close()
+        return round(before, 1), round(database.stat().st_size / 1e6, 1)
+
+    def _persist_directory(self) -> Path | None:
+        settings = self._client.get_settings()
+        if not settings.is_persistent or not settings.persist_directory:
+            return None
+        return Path(settings.persist_directory)
 
     def _drop_stale_generations(self, keep: str) -> None:
         """Delete sentence collections a killed compaction left behind."""
@@ -722,10 +755,9 @@ class Index:
         import shutil
         import sqlite3
 
-        settings = self._client.get_settings()
-        if not settings.is_persistent or not settings.persist_directory:
+        folder = self._persist_directory()
+        if folder is None:
             return
-        folder = Path(settings.persist_directory)
         try:
             with sqlite3.connect(f"file:{folder / 'chroma.sqlite3'}?mode=ro", uri=True) as db:
                 segments = {row[0] for row in db.execute("SELECT id FROM segments")}

@@ -122,6 +122,8 @@ def test_compact_rebuilds_the_sentences_and_answers_stay(cli) -> None:
     report = json.loads(done.stdout)
     assert report["sentences"] > 0 and report["dropped"] == 0  # a fresh index deleted none
     assert report["collection"].startswith("rag-sentences-")
+    before_mb, after_mb = report["database_mb"]  # the embedded store's file, vacuumed
+    assert 0 < after_mb <= before_mb
     asked = run(cli["env"], cli["cwd"], "ask", LIN_YUN_QUESTION, "--json")
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["citations"]
