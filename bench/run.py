@@ -232,6 +232,28 @@ def questions_for(docs: list[Any], count: int) -> list[str]:
     return [f"What does {d.name.rsplit('.', 1)[-1]} do?" for d in picked]
 
 
+def hnsw_vectors(index_dir: Path, collection: str) -> int | None:
+    """Vectors in the HNSW index of an embedded store's collection, deleted ones included
+    (Chroma keeps them: rag's compaction drops them), from its header on disk, which
+    lags the last adds by under Chroma's sync threshold (1,000). Chroma's internals:
+    for this report only."""
+    import sqlite3
+    import struct
+
+    with sqlite3.connect(f"file:{index_dir / 'chroma.sqlite3'}?mode=ro", uri=True) as db:
+        row = db.execute(
+            "SELECT s.id FROM segments s JOIN collections c ON s.collection = c.id"
+            " WHERE c.name = ? AND s.scope = 'VECTOR'",
+            (collection,),
+        ).fetchone()
+    header = index_dir / str(row[0]) / "header.bin" if row else None
+    if header is None or not header.is_file():
+        return None
+    # hnswlib's header: a format version (u32), then offsetLevel0, max_elements and
+    # cur_element_count (u64 each)
+    return struct.unpack("<QQQ", header.read_bytes()[4:28])[2]
+
+
 def existing_corpus(folder: Path, size: int) -> list[GeneratedDocument]:
     """The documents write_corpus wrote into folder earlier, read back (--reuse): the
     generator's output depends on the packages installed, which may have changed since."""
@@ -284,7 +306,12 @@ def bench_size(size: int, work: Path, model: Any, args: argparse.Namespace) -> d
             passages.append(doc.text[passage.start : passage.end])
             for sentence in passage.sentences:
                 sentences.setdefault(sentence_key(sentence.meaning), sentence.meaning)
-    result |= {"passages": len(passages), "backend": assistant.embedder.backend}
+    result |= {
+        "passages": len(passages),
+        "backend": assistant.embedder.backend,
+        "live_sentences": assistant.index.count_sentences(),
+        "hnsw_vectors": hnsw_vectors(work / f"rag-{size}", assistant.index.sentence_collection),
+    }
     if args.reuse:
         result["reused_index_check_s"] = rag_seconds
     else:
@@ -444,6 +471,14 @@ def markdown(info: dict[str, Any], results: dict[int, dict[str, Any]], command: 
             f"{r['sentences_embedded']:,} / {r.get('words_embedded', 0):,}"
             if "sentences_embedded" in r
             else "index reused"
+        ),
+    )
+    row(
+        "sentence records / vectors in Chroma's HNSW index",
+        lambda r: (
+            f"{r['live_sentences']:,} / {r['hnsw_vectors']:,}"
+            if r.get("hnsw_vectors") is not None
+            else "-"
         ),
     )
     row(

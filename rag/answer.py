@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -318,6 +318,7 @@ class ScoredSentence:
     context: str = ""  # the document's subject, the sentence before (who "he" is), the sentence
     opening: bool = False  # opens a text under a heading naming what the question asks about
     before: StoredSentence | None = None  # the sentence before it in its paragraph
+    lead_in: bool = False  # quoted from `before` on: it names what this gives the value of
 
 
 class ExtractiveAnswerer:
@@ -356,6 +357,9 @@ class ExtractiveAnswerer:
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
         chosen = self.choose(ranked, lambda s: self.supports(question, s, terms, document_text))
+        if ranked[0].lead_in:  # its lead-in is quoted with it, not again on its own
+            lead_in = ranked[0].before
+            chosen = [g for g in chosen if lead_in is None or g[0].sentence.id != lead_in.id]
         text, citations = self.compose(chosen, document_text, _WHY_Q.match(question.text))
         return Answer(question.text, text, False, citations, retrieved=retrieved)
 
@@ -522,7 +526,33 @@ class ExtractiveAnswerer:
                 and not self.refusal_reason(question, ranked[i:], terms, strict=True)
             ):
                 return [ranked[i], *ranked[:i], *ranked[i + 1 :]], ""
+        follow = self._value_after(question, ranked, terms)
+        if follow is not None:
+            return [follow, *(r for r in ranked if r.sentence.id != follow.sentence.id)], ""
         return ranked, reason
+
+    def _value_after(
+        self, question: Question, ranked: list[ScoredSentence], terms: TopicTerms
+    ) -> ScoredSentence | None:
+        """ "How many levels are defined in the DOD Trusted Computer System Evaluation
+        Criteria?": the best sentence names the standard and gives no count; the next one
+        ("There are four levels, A, B, C, and D.") gives it, and only after the best says
+        what it counts. That next sentence answers, quoted from the best on, when it gives
+        what the question asks for (strictly: a number beside what is counted)."""
+        if question.kind not in _VALUE_KINDS:
+            return None
+        best = ranked[0]
+        follow = next(
+            (r for r in ranked[1:] if r.before is not None and r.before.id == best.sentence.id),
+            None,
+        )
+        if (
+            follow is None
+            or follow.coverage < best.coverage
+            or self.refusal_reason(question, [follow], terms, strict=True)
+        ):
+            return None
+        return replace(follow, lead_in=True)
 
     def refusal_reason(
         self,
@@ -747,6 +777,7 @@ class ExtractiveAnswerer:
         groups: list[list[ScoredSentence]],
         document_text: Callable[[str], str],
         reason: object = None,
+        lead_in: bool = True,
     ) -> tuple[str, list[Citation]]:
         """The answer text and its citations. For a "why" question (`reason`), a leading
         sentence giving no cause is quoted with the sentence before it in its paragraph:
@@ -760,7 +791,11 @@ class ExtractiveAnswerer:
             for item in group:
                 s = item.sentence
                 text = document_text(s.source)
-                start = _cause_before(item, text) if reason and n == 0 else s.start
+                start = s.start
+                if n == 0 and lead_in and item.lead_in and item.before is not None:
+                    start = item.before.start
+                elif reason and n == 0:
+                    start = _cause_before(item, text)
                 end = _continued(text, s.start, s.end)
                 quotes.append(text[start:end])
                 citations.append(
@@ -777,8 +812,8 @@ class ExtractiveAnswerer:
                 markers.append(f"[{len(citations)}]")
             parts.append(f"{quotes[0]} {''.join(markers)}")
         answer = " ".join(parts)
-        if reason and len(answer) > self.max_chars:  # the cause does not fit: quote as is
-            return self.compose(groups, document_text)
+        if (reason or lead_in) and len(answer) > self.max_chars:  # it does not fit: as is
+            return self.compose(groups, document_text, None, lead_in=False)
         return answer, citations
 
 

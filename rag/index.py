@@ -625,6 +625,11 @@ class Index:
                     removed.append(source)
         return removed
 
+    @property
+    def sentence_collection(self) -> str:
+        """The name of the Chroma collection holding the sentences now."""
+        return str(self._sentences.name)
+
     def dead_sentences(self) -> int | None:
         """Deleted sentence vectors still held by Chroma's HNSW index: Chroma never reuses
         or drops a deleted vector's slot, so each re-split or update of a document grows
@@ -644,8 +649,8 @@ class Index:
     def compact(self, vacuum: bool = False) -> CompactReport:
         """Rebuild the sentence collection from its live records (their stored vectors:
         nothing is embedded), dropping the deleted vectors Chroma keeps in its HNSW index,
-        and switch to it. Chroma has no such operation (its `chroma utils vacuum` shrinks
-        the SQLite log, not a collection's vectors).
+        and switch to it. Chroma has no such operation (`chroma vacuum` rewrites its SQLite
+        file, not a collection's HNSW index).
 
         Readers keep answering from the old collection while the new one is written; the
         switch is one state write. Killed before it, the index is unchanged and the

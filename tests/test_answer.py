@@ -899,3 +899,40 @@ def test_why_is_answered_with_the_cause_before_the_event(tmp_path, make_assistan
     assert answer.citations[0].quote.startswith('The name "Yellow Pages"')
     event = assistant.ask("What did Sun change the name of Yellow Pages to?")
     assert "registered trademark" not in event.text, event.text
+
+
+def test_a_value_in_the_sentence_after_the_best_is_quoted_with_it(tmp_path, make_assistant) -> None:
+    """ "How many levels are defined in the DOD Trusted Computer System Evaluation
+    Criteria?": the best sentence names the standard and counts nothing ("standard
+    5200.28-STD, December 1985" is no count of levels); the next one, "There are four
+    levels, A, B, C, and D.", does, once the best has said what it counts."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "orange-book.txt": (
+                "orange book (FOLDOC entry)\n\n"
+                "<security, standard> A standard from the US Government National Computer "
+                'Security Council, "Trusted Computer System Evaluation Criteria, DOD standard '
+                '5200.28-STD, December 1985" which defines criteria for trusted computer '
+                "products.  There are four levels, A, B, C, and D.  Each level adds more "
+                "features and requirements.\n"
+            ),
+            "red-book.txt": (
+                "red book (FOLDOC entry)\n\n"
+                "<security, standard> The Trusted Network Interpretation of the Orange Book, "
+                "for networks.\n"
+            ),
+        },
+    )
+    question = "How many levels are defined in the DOD Trusted Computer System Evaluation Criteria?"
+    answer = answered(assistant, question)
+    assert "four levels" in answer.text
+    lead = answer.citations[0]
+    assert lead.quote.startswith("<security, standard> A standard") and "four levels" in lead.quote
+    assert sum("5200.28-STD" in c.quote for c in answer.citations) == 1  # not quoted twice
+    refusal(
+        assistant,
+        "How many pages does the DOD Trusted Computer System Evaluation Criteria have?",
+        "number",
+    )
