@@ -173,6 +173,18 @@ NAME_WINDOW = 2  # content words between the asked-about word and the name that 
 _TOKEN = re.compile(r"[\w.’'-]*\w")
 _COUNT_Q = re.compile(r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b")
 _NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
+# "What is another name for the Lanczos window?" asks for an alias, often no proper name
+# ("also known as a sinc window"): the evidence must give one as an alias.
+_ALIAS_Q = re.compile(
+    r"\b(another|other|alternative|alternate|different) names?\b|\balso (called|known)\b"
+    r"|\bsynonyms?\b|\bwhat else is\b"
+)
+_ALIAS = re.compile(
+    r"\balso (known as|called|named|termed|referred to as)\b|\ba\.?k\.?a\.?\b"
+    r"|\b(otherwise|sometimes|commonly|often|usually|better) (known as|called)\b"
+    r"|\bsynonyms?\b|\bor simply\b",
+    re.I,
+)
 # "When did...", not "which key ... when resizing": a clause with "when" asks for no time.
 _TIME_Q = re.compile(
     r"^\W*when\b|\bwhen (did|does|do|was|were|is|are|will|would|has|have|had|can|could)\b"
@@ -227,7 +239,7 @@ _HOW_TO_Q = re.compile(
 )
 # Kinds whose answer is a value in the sentence (a time, a number, an address): of two
 # sentences as close to the question, the one giving the value answers.
-_VALUE_KINDS = frozenset(["contact", "count", "date", "default", "time"])
+_VALUE_KINDS = frozenset(["alias", "contact", "count", "date", "default", "time"])
 _LIGHT_VERBS = ("be", "do", "get", "go", "have", "make", "put", "run", "set", "take", "use")
 MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
@@ -589,6 +601,8 @@ class ExtractiveAnswerer:
             return "the question asks when and the evidence gives no time"
         if question.kind == "date" and not _DATE.search(unasked):
             return "the question asks for a date and the evidence gives none"
+        if question.kind == "alias" and not _ALIAS.search(best.sentence.text):
+            return "the question asks for another name and the evidence gives none"
         if question.kind == "said" and not _SPEECH.search(best.sentence.text):
             return "the question asks what someone said and the evidence reports no statement"
         if question.kind in ("name", "entity") and not self._names_beside(
@@ -890,6 +904,8 @@ def _kind(text: str) -> str:
         return "date"
     if _TIME_Q.search(lowered):
         return "time"
+    if _ALIAS_Q.search(lowered):
+        return "alias"
     if _NAME_Q.search(lowered):
         return "name"
     if (

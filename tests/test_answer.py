@@ -936,3 +936,29 @@ def test_a_value_in_the_sentence_after_the_best_is_quoted_with_it(tmp_path, make
         "How many pages does the DOD Trusted Computer System Evaluation Criteria have?",
         "number",
     )
+
+
+def test_another_name_is_answered_by_an_alias_not_a_proper_name(tmp_path, make_assistant) -> None:
+    """ "What is another name for the Lanczos window?" asks for an alias: "also known as
+    a sinc window" answers it though it names nothing capitalized; a line that gives the
+    window no other name does not."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "windows.txt": (
+                "scipy.signal.windows (module)\n\n"
+                "Window functions for filter design and spectral analysis.\n\n"
+                "   hann                    -- Hann window\n"
+                "   kaiser                  -- Kaiser window\n"
+                "   kaiser_bessel_derived   -- Kaiser-Bessel derived window\n"
+                "   lanczos                 -- Lanczos window also known as a sinc window\n"
+                "   nuttall                 -- Nuttall's minimum 4-term Blackman-Harris window\n"
+                "   parzen                  -- Parzen window\n"
+                "   taylor                  -- Taylor window\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "What is another name for the Lanczos window?")
+    assert "sinc window" in answer.citations[0].quote
+    refusal(assistant, "What is another name for the Hann window?", "another name")
