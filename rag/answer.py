@@ -195,9 +195,11 @@ _DATE_Q = re.compile(
     r"\b(what|which)( (is|was|were|are))?( the)?( exact| precise| specific)? (date|day)\b"
     r"|\bon what (date|day)\b"
 )
-# What "how many" counts: "How many levels are defined..." -> levels.
+# What "how many" counts or "how much" measures: "How many levels are defined..." ->
+# levels, "How much RAM did it ship with?" -> RAM ("a 64-bit architecture" is no amount
+# of RAM).
 _COUNTED = re.compile(
-    r"\bhow many ((?:[\w-]+ )+?)(?:do|does|did|are|is|was|were|can|could|will|would|should"
+    r"\bhow (?:many|much) ((?:[\w-]+ )+?)(?:do|does|did|are|is|was|were|can|could|will|would|should"
     r"|have|has|had|in|of|on|per|for|at)\b"
 )
 _NUMBER = re.compile(
@@ -719,13 +721,13 @@ class ExtractiveAnswerer:
         asked = set(words(question.text)) | set(question.key_terms)
         # Strictly, the "ai" of "Creati.ai" asks about nothing.
         in_names = set(words(_focus(question.text))) if strict else set()
+        # What is counted is an anchor even when capitalised ("How much RAM").
         anchors = [
             w
             for w in question.key_terms
-            if not _capitalised(w, question.text)
+            if (w in about if about else not _capitalised(w, question.text))
             and not any(c.isdigit() for c in w)
             and w not in in_names
-            and (not about or w in about)
         ]
         # Function words ('by the', 'such as') do not separate a name from what it names.
         tokens = [t for t in _TOKEN.findall(sentence) if not (t.islower() and t in stopwords())]

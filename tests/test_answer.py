@@ -962,3 +962,28 @@ def test_another_name_is_answered_by_an_alias_not_a_proper_name(tmp_path, make_a
     answer = answered(assistant, "What is another name for the Lanczos window?")
     assert "sinc window" in answer.citations[0].quote
     refusal(assistant, "What is another name for the Hann window?", "another name")
+
+
+def test_how_much_needs_an_amount_of_what_it_measures(tmp_path, make_assistant) -> None:
+    """ "How much RAM did the first Power Macintosh ship with?" is not answered by "the
+    first Mac to be based on a 64-bit architecture": a number, but none of RAM. The
+    measured word counts even capitalised: "7MB of RAM" answers for the 5360."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "power-mac.txt": (
+                "Power Macintosh\n\n"
+                "The Power Macintosh line began in 1994. In mid-2003, the Power Mac G5 was "
+                "released, the first Mac to be based on a 64-bit architecture.\n"
+            ),
+            "system-36.txt": (
+                "IBM System/36\n\n"
+                "The smallest 5362 had 256K of RAM and 30MB of hard disk. The largest 5360 "
+                "had 7MB of RAM and 1432MB of hard disk.\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "How much RAM did the largest IBM 5360 have?")
+    assert "7MB of RAM" in answer.citations[0].quote
+    refusal(assistant, "How much RAM did the first Power Macintosh ship with?", "number")
