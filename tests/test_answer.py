@@ -987,3 +987,30 @@ def test_how_much_needs_an_amount_of_what_it_measures(tmp_path, make_assistant) 
     answer = answered(assistant, "How much RAM did the largest IBM 5360 have?")
     assert "7MB of RAM" in answer.citations[0].quote
     refusal(assistant, "How much RAM did the first Power Macintosh ship with?", "number")
+
+
+def test_a_model_number_the_source_never_gives_is_not_answered_from_it(
+    tmp_path, make_assistant
+) -> None:
+    """ "What was the clock speed of the IBM System/36 processor?" found "The clock speed
+    was initially 1.6 GHz" in a text about the Power Mac G5 and IBM's PowerPC 970: it
+    names IBM, never the System/36. A name with a digit in it names one model."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "power-mac-g5.txt": (
+                "Power Mac G5\n\n"
+                "The Power Mac G5 used the PowerPC 970 processor made by IBM. The clock speed "
+                "was initially 1.6 GHz but a dual 2 GHz system was available in September.\n"
+            ),
+            "system-36.txt": (
+                "IBM System/36\n\n"
+                "The IBM System/36 was a minicomputer for small businesses, sold from 1983. "
+                "The largest 5360 had 7MB of RAM and 1432MB of hard disk.\n"
+            ),
+        },
+    )
+    refusal(assistant, "What was the clock speed of the IBM System/36 processor?", "System/36")
+    answer = answered(assistant, "What was the clock speed of the Power Mac G5 processor?")
+    assert "1.6 GHz" in answer.text
