@@ -213,3 +213,17 @@ def test_the_seed_articles_are_read_line_by_line(seed_documents: dict[str, Docum
 
     for doc in seed_documents.values():
         assert not is_hard_wrapped(doc.text.split("\n"))
+
+
+def test_abbreviations_do_not_end_a_sentence() -> None:
+    """Punkt's news-trained model ended sentences at "e.g." and "et al.": a FOLDOC quote
+    read "Iteration in programs is expressed using a loop, e.g."."""
+    text = (
+        "Iteration in programs is expressed using a loop, e.g. in Pascal. "
+        "The idea goes back to Smith et al. in 1983. It ends here."
+    )
+    assert [text[s:e] for s, e, _ in sentence_spans(text)] == [
+        "Iteration in programs is expressed using a loop, e.g. in Pascal.",
+        "The idea goes back to Smith et al. in 1983.",
+        "It ends here.",
+    ]
