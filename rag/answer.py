@@ -1010,11 +1010,11 @@ _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)
 def _model_numbers(question: str, text: str) -> str:
     """The first name of the question with a digit in it (System/36, Z8000, FAT32) that
     the text does not give, spelled with or without its separators; "" when none."""
+    models = [name for name in _focus(question).split() if any(c.isdigit() for c in name)]
+    if not models:  # most questions: the document's text is not read
+        return ""
     spelled = re.sub(r"[\W_]+", "", text.lower())
-    for name in _focus(question).split():
-        if any(c.isdigit() for c in name) and re.sub(r"[\W_]+", "", name.lower()) not in spelled:
-            return name
-    return ""
+    return next((m for m in models if re.sub(r"[\W_]+", "", m.lower()) not in spelled), "")
 
 
 def _focus(question: str) -> str:
