@@ -650,13 +650,18 @@ class ExtractiveAnswerer:
         Among many documents, "What license is Gradio released under?" found a terminal
         emulator's "refer to the file LICENSE": a close sentence, in a source that never
         mentions Gradio."""
-        text = f"{lead.title} {document_text(lead.sentence.source)}"
-        model = _model_numbers(question.text, text)
-        if model:
-            # "the IBM System/36 processor": a text about IBM's other machines is not
-            # about this one ("The clock speed was initially 1.6 GHz" was the Power Mac's).
-            return f"the source does not mention {model}"
         names = self.names(question, terms)
+        models = _model_numbers(question.text)
+        if not names and not models:
+            return ""
+        text = f"{lead.title} {document_text(lead.sentence.source)}"
+        spelled = re.sub(r"[\W_]+", "", text.lower()) if models else ""
+        for model in models:
+            if re.sub(r"[\W_]+", "", model.lower()) not in spelled:
+                # "the IBM System/36 processor": a text about IBM's other machines is not
+                # about this one ("The clock speed was initially 1.6 GHz" was the Power
+                # Mac's). Spelled with or without separators: Multipop68, Multipop-68.
+                return f"the source does not mention {model}"
         if not names:
             return ""
         if names & set(stems(text)) or _in_identifiers(names, text):
@@ -1007,14 +1012,10 @@ _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)
 
 
-def _model_numbers(question: str, text: str) -> str:
-    """The first name of the question with a digit in it (System/36, Z8000, FAT32) that
-    the text does not give, spelled with or without its separators; "" when none."""
-    models = [name for name in _focus(question).split() if any(c.isdigit() for c in name)]
-    if not models:  # most questions: the document's text is not read
-        return ""
-    spelled = re.sub(r"[\W_]+", "", text.lower())
-    return next((m for m in models if re.sub(r"[\W_]+", "", m.lower()) not in spelled), "")
+def _model_numbers(question: str) -> list[str]:
+    """The names in a question with a digit in them (System/36, Z8000, FAT32): each names
+    one model of a thing."""
+    return [name for name in _focus(question).split() if any(c.isdigit() for c in name)]
 
 
 def _focus(question: str) -> str:
