@@ -641,10 +641,10 @@ class Index:
         return max(0, self._written - self.count_sentences())
 
     def _needs_compaction(self) -> bool:
-        dead = self.dead_sentences()
-        if not self.compact_ratio or not dead:
+        if not self.compact_ratio or self._written is None:
             return False
-        return dead > self.compact_ratio * self.count_sentences()
+        live = self.count_sentences()
+        return self._written - live > self.compact_ratio * live
 
     def compact(self, vacuum: bool = False) -> CompactReport:
         """Rebuild the sentence collection from its live records (their stored vectors:
@@ -676,12 +676,11 @@ class Index:
                 metadata=_SENTENCE_SPACE,
             )
             copied = 0
-            offset = 0
             while True:
                 page = old.get(
                     include=["documents", "metadatas", "embeddings"],
                     limit=_SCAN_PAGE,
-                    offset=offset,
+                    offset=copied,
                 )
                 if not page["ids"]:
                     break
@@ -694,11 +693,11 @@ class Index:
                         metadatas=page["metadatas"][at:end],
                     )
                 copied += len(page["ids"])
-                offset += len(page["ids"])
-            if new.count() != old.count():
+            kept, expected = new.count(), old.count()
+            if kept != expected:
                 self._client.delete_collection(new.name)
                 raise IndexUnavailableError(
-                    f"Compaction copied {new.count()} of {old.count()} sentence records; "
+                    f"Compaction copied {kept} of {expected} sentence records; "
                     "the index is unchanged. Run `rag compact` again."
                 )
             with self._writing():
