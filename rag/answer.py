@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,7 @@ _FRAMING = frozenset(
         "will",
         "must",
         "get",
+        "gets",
         "got",
         "actually",
         "really",
@@ -115,6 +117,9 @@ _FRAMING = frozenset(
         "happens",  # what happens when
         "come",  # where does the name come from
         "comes",
+        "came",  # who came up with
+        "since",  # since which release: when
+        "instead",
         "let",  # what does it let me do
         "used",  # what is it used for
         "name",
@@ -125,6 +130,9 @@ _FRAMING = frozenset(
         "place",
     ]
 )
+# Words naming the form of the answer ("What does the acronym ONNX stand for?"): no key
+# term while the question has others, the thing asked about ("What is an acronym?") else.
+_ANSWER_FORM = frozenset(["acronym", "abbreviation", "initialism", "abbreviated"])
 _PRONOUNS = frozenset(
     [
         "he",
@@ -241,7 +249,27 @@ _HOW_TO_Q = re.compile(
 )
 # Kinds whose answer is a value in the sentence (a time, a number, an address): of two
 # sentences as close to the question, the one giving the value answers.
-_VALUE_KINDS = frozenset(["alias", "contact", "count", "date", "default", "time"])
+_VALUE_KINDS = frozenset(
+    ["alias", "contact", "count", "date", "default", "eponym", "expansion", "time"]
+)
+# Kinds whose evidence says so in words no other sentence uses by chance ("named after",
+# "also known as", the letters spelled out), unlike a number or a time.
+_SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
+# "Who is the Allman indent style named after?" asks whose name it carries: "named after
+# Eric Allman", not "It resembles normal indent style in Pascal and ALGOL".
+_EPONYM_Q = re.compile(r"\bnamed (after|for)\b|\bin hono(u)?r of\b")
+_EPONYM = re.compile(
+    r"\b(named|called|so called|so named|titled) (after|for)\b|\bin hono(u)?r of\b"
+    r"|\beponym|\bafter whom\b",
+    re.I,
+)
+# "What does ONNX stand for?": the answer spells the letters out ("Open Neural Network
+# Exchange (ONNX)").
+_EXPANSION_Q = re.compile(
+    r"\bstands? for\b|\bshort for\b|\b(acronym|abbreviation|initialism)\b", re.I
+)
+_ACRONYM = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*\b")
+_LINKING = frozenset(["of", "for", "and", "the", "a", "an", "to", "in", "on", "with", "&"])
 _LIGHT_VERBS = ("be", "do", "get", "go", "have", "make", "put", "run", "set", "take", "use")
 MIN_SENTENCE_WORDS = 3
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
@@ -506,7 +534,18 @@ class ExtractiveAnswerer:
         released?": the sentence with the date scores 0.62, one without 0.63); a
         sentence within MARGIN of it that has it leads instead."""
         defined = _defined_term(question.text)
-        if defined:
+        if question.kind == "expansion":
+            acronym = _acronym(question.text)
+            # "Open Neural Network Exchange (ONNX) is an open ecosystem" opens the text, under
+            # sentences saying more about ONNX that spell nothing out.
+            for i, item in enumerate(ranked[1:], start=1):
+                if item.score < ranked[0].score - DEFINITION_MARGIN:
+                    break
+                spelled_out = _expands(acronym, item.sentence.text)
+                if spelled_out and not _expands(acronym, ranked[0].sentence.text):
+                    ranked = [item, *ranked[:i], *ranked[i + 1 :]]
+                    break
+        elif defined:
             # "What is iteration?": "Iteration in programs is expressed using a loop"
             # scores above "Repetition of a sequence of instructions", the entry's opening;
             # a sentence that says what the thing is answers first.
@@ -521,6 +560,10 @@ class ExtractiveAnswerer:
                     ranked = [item, *ranked[:i], *ranked[i + 1 :]]
                     break
         reason = self.refusal_reason(question, ranked, terms)
+        if not reason and _MEANS_Q.match(question.text) and question.kind == "other":
+            means = _means_after(ranked)
+            if means is not None:
+                return [means, *(r for r in ranked if r.sentence.id != means.sentence.id)], ""
         if not reason or question.kind not in (*_VALUE_KINDS, "name", "entity"):
             return ranked, reason
         names = self.names(question, terms)
@@ -529,7 +572,15 @@ class ExtractiveAnswerer:
             if ranked[i].score < ranked[0].score - MARGIN:
                 break
             if (
-                ranked[i].coverage >= ranked[0].coverage
+                # Less of the question's words may be about it in the same document
+                # ("named after Eric Allman" under "1TBS Allman style").
+                (
+                    ranked[i].coverage >= ranked[0].coverage
+                    or (
+                        question.kind in _SPELLED_KINDS
+                        and ranked[i].sentence.source == ranked[0].sentence.source
+                    )
+                )
                 # Any name near "models" is not Moonshot's model: for names, the one
                 # that leads names what the question does, if the best did, and stands
                 # beside a word the question asks about, not a near synonym of it.
@@ -537,7 +588,15 @@ class ExtractiveAnswerer:
                     question.kind in _VALUE_KINDS
                     or len(names & set(stems(ranked[i].context))) >= named
                 )
-                and not self.refusal_reason(question, ranked[i:], terms, strict=True)
+                # A near synonym of an asked word anchors a name only in the best's own
+                # source, for a question naming nothing ("Richard Dawkins's term" for "who
+                # came up with the word meme"; not "China's top AI minds" for a CEO).
+                and not self.refusal_reason(
+                    question,
+                    ranked[i:],
+                    terms,
+                    strict=bool(names) or ranked[i].sentence.source != ranked[0].sentence.source,
+                )
             ):
                 return [ranked[i], *ranked[:i], *ranked[i + 1 :]], ""
         follow = self._value_after(question, ranked, terms)
@@ -553,16 +612,19 @@ class ExtractiveAnswerer:
         ("There are four levels, A, B, C, and D.") gives it, and only after the best says
         what it counts. That next sentence answers, quoted from the best on, when it gives
         what the question asks for (strictly: a number beside what is counted)."""
-        if question.kind not in _VALUE_KINDS:
+        if question.kind not in (*_VALUE_KINDS, "name", "entity"):
             return None
         best = ranked[0]
         follow = next(
             (r for r in ranked[1:] if r.before is not None and r.before.id == best.sentence.id),
             None,
         )
+        names = self.names(question, terms) if question.kind in ("name", "entity") else set()
         if (
             follow is None
             or follow.coverage < best.coverage
+            # Moonshot's model is not "Z.ai's GLM 5.2" after a sentence naming Moonshot.
+            or not names <= set(stems(follow.sentence.text))
             or self.refusal_reason(question, [follow], terms, strict=True)
         ):
             return None
@@ -603,6 +665,11 @@ class ExtractiveAnswerer:
             return "the question asks when and the evidence gives no time"
         if question.kind == "date" and not _DATE.search(unasked):
             return "the question asks for a date and the evidence gives none"
+        acronym = _acronym(question.text)
+        if question.kind == "expansion" and not _expands(acronym, best.sentence.text):
+            return "the question asks what the letters stand for and the evidence spells none out"
+        if question.kind == "eponym" and not _EPONYM.search(best.sentence.text):
+            return "the question asks whom or what it is named after and the evidence says not"
         if question.kind == "alias" and not _ALIAS.search(best.sentence.text):
             return "the question asks for another name and the evidence gives none"
         if question.kind == "said" and not _SPEECH.search(best.sentence.text):
@@ -731,11 +798,13 @@ class ExtractiveAnswerer:
         asked = set(words(question.text)) | set(question.key_terms)
         # Strictly, the "ai" of "Creati.ai" asks about nothing.
         in_names = set(words(_focus(question.text))) if strict else set()
-        # What is counted is an anchor even when capitalised ("How much RAM").
+        # What is counted is an anchor even when capitalised ("How much RAM"), and so is
+        # what "which" asks for ("Which RFCs describe...").
+        head = _asked_noun(question.text)
         anchors = [
             w
             for w in question.key_terms
-            if (w in about if about else not _capitalised(w, question.text))
+            if (w in about if about else (w == head or not _capitalised(w, question.text)))
             and not any(c.isdigit() for c in w)
             and w not in in_names
         ]
@@ -746,10 +815,18 @@ class ExtractiveAnswerer:
             i
             for i, t in enumerate(tokens)
             # A capital opens any sentence; an identifier is a name wherever it stands.
-            if ((i > 0 and (t[0].isupper() or t[0].isdigit())) or "_" in t or t in quoted)
+            if (
+                (i > 0 and (t.lstrip("'’")[:1].isupper() or t[0].isdigit()))
+                or "_" in t
+                or t in quoted
+                or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], head)
+            )
             and not set(words(t)) <= asked
             and not _DEMONYM.search(t)
             and not (terms is not None and _is_common(t, terms))
+            # "SECDEC" after "Single Error Correction, Double Error Detection" names
+            # what the question already says.
+            and not (t.isupper() and _expands(t, question.text))
         ]
         if is_value is not None:
             name_at = [i for i, t in enumerate(tokens) if is_value(t)]
@@ -855,6 +932,34 @@ _CAUSE = re.compile(
 )
 
 
+# "How does aiosqlite avoid blocking the event loop?" asks by what means.
+_MEANS_Q = re.compile(
+    r"\W*how (?:does|do|did|is|are|was|were|can|could)\b(?! (?:i|you|we|one|someone)\b)", re.I
+)
+_MEANS = re.compile(r"\b(by|using|via|through|thanks to|relies on|uses)\b", re.I)
+# "It does this by using a single, shared thread": the sentence before says what "this" is.
+_MEANS_AFTER = re.compile(
+    r"^\W*(it|this|they|these|that|which)\b.{0,40}?\b(by|using|via|through|uses)\b", re.I
+)
+
+
+def _means_after(ranked: list[ScoredSentence]) -> ScoredSentence | None:
+    """The sentence right after the best that tells how, when the best restates what is
+    done and gives no means ("aiosqlite allows interaction ... without blocking" and then
+    "It does this by using a single, shared thread per connection."), to quote from the
+    best on; else None."""
+    best = ranked[0]
+    if _MEANS.search(best.sentence.text):
+        return None
+    follow = next(
+        (r for r in ranked[1:] if r.before is not None and r.before.id == best.sentence.id),
+        None,
+    )
+    if follow is None or not _MEANS_AFTER.search(follow.sentence.text):
+        return None
+    return replace(follow, lead_in=True, score=best.score)
+
+
 def _cause_before(item: ScoredSentence, text: str) -> int:
     """Where the quote answering "why" starts: at the sentence, if it gives a cause, else
     at the sentence before it in the same paragraph (what it follows from)."""
@@ -904,7 +1009,11 @@ def _kind(text: str) -> str:
     lowered = text.lower()
     if re.match(r"\W*why\b", lowered):
         return "other"  # a reason: "Why did Sun change the name...?" asks for no name
-    if _CONTACT_Q.search(lowered):
+    if _EXPANSION_Q.search(text) and _acronym(text):
+        return "expansion"
+    head = _asked_noun(text)
+    if _CONTACT_Q.search(lowered) and (not head or _CONTACT_Q.match(head)):
+        # "...an HTTP URL, which port gets used?" asks for a port, not for a URL.
         return "contact"
     if _COUNT_Q.search(lowered):
         return "count"
@@ -916,6 +1025,8 @@ def _kind(text: str) -> str:
         return "date"
     if _TIME_Q.search(lowered):
         return "time"
+    if _EPONYM_Q.search(lowered):
+        return "eponym"
     if _ALIAS_Q.search(lowered):
         return "alias"
     if _NAME_Q.search(lowered):
@@ -929,6 +1040,21 @@ def _kind(text: str) -> str:
     if _WHICH_Q.search(lowered) or (_WHO_Q.search(lowered) and not _WHO_IS_NAME.search(text)):
         return "entity"
     return "other"
+
+
+# "Which RFCs...", "What port...": the noun naming what is asked for.
+_ASKED_NOUN = re.compile(
+    r"\b(?:which|what)\s+(?!(?:is|are|was|were|does|do|did|has|have|had|can|could|should|"
+    r"would|will|kind|kinds|sort|type|types|of|the|a|an|if|when|to|in|on|for|i|you|we|they|"
+    r"he|she|it)\b)([A-Za-z][\w-]*)",
+    re.I,
+)
+
+
+def _asked_noun(text: str) -> str:
+    """The word after "which" or "what" when it names the thing asked for, or ""."""
+    match = _ASKED_NOUN.search(text)
+    return match.group(1).lower() if match else ""
 
 
 SUBJECT_COVERAGE = 0.8  # a question this much about a heading's subject is answered under it
@@ -990,20 +1116,61 @@ def _defines(term: str, item: ScoredSentence) -> bool:
     return bool(copula) and bool(set(stems(copula.group("before"))) & set(stems(term)))
 
 
+def _acronym(question: str) -> str:
+    """The acronym a question asks about ("ONNX", "SECDED"), or ""."""
+    found = _ACRONYM.findall(question)
+    return found[0] if found else ""
+
+
+def _expands(acronym: str, text: str) -> bool:
+    """Whether the sentence spells the acronym out: consecutive words, each giving the
+    acronym's next letters in order from inside it, most of them by their initial, linking
+    words aside ("Open Neural Network Exchange", the X of eXtensible Markup Language,
+    "Single Error Correction, Double Error Detection"). Acronyms themselves (MVS/SP) spell
+    nothing out."""
+    letters = "".join(c.lower() for c in acronym if c.isalpha())
+    found = re.findall(r"[A-Za-z][\w'’]*|&", text)
+    tokens = [t.lower() for t in found if not (len(t) > 1 and t.isupper())]
+    if len(letters) < 2:
+        return False
+
+    def spelled(at: int, j: int, words: int, initials: int) -> bool:
+        if at == len(letters):
+            return words >= 2 and 2 * initials >= words
+        if j == len(tokens):
+            return False
+        word = tokens[j]
+        if word in _LINKING and at > 0 and spelled(at, j + 1, words, initials):
+            return True
+        first = word.find(letters[at])
+        if first < 0 or (at == 0 and first > 0 and word in _LINKING):
+            return False
+        ends = []
+        end = at
+        for c in word[first:]:
+            if end < len(letters) and c == letters[end]:
+                end += 1
+                ends.append(end)
+        opened = 1 if first == 0 else 0
+        return any(spelled(e, j + 1, words + 1, initials + opened) for e in reversed(ends))
+
+    return any(spelled(0, start, 0, 0) for start in range(len(tokens)))
+
+
 def _key_terms(text: str) -> tuple[str, ...]:
     # "GLM 5.2" asks about 5.2, not about any text with a 5 and a 2 in it ("2.5.6").
     dotted = _DOTTED_NUMBER.findall(text)
     rest = _DOTTED_NUMBER.sub(" ", text)
-    return tuple(
-        dict.fromkeys(
-            dotted
-            + [
-                w
-                for w in words(rest)
-                if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
-            ]
-        )
+    terms = dict.fromkeys(
+        dotted
+        + [
+            w
+            for w in words(rest)
+            if w not in stopwords() and w not in _FRAMING and w not in _PRONOUNS
+        ]
     )
+    content = [w for w in terms if w not in _ANSWER_FORM]
+    return tuple(content or terms)
 
 
 _DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
@@ -1038,6 +1205,38 @@ def _without(sentence: str, question: str) -> str:
     """The sentence with the words the question already uses blanked out."""
     asked = set(words(question))
     return _TOKEN.sub(lambda m: " " if set(words(m.group(0))) <= asked else m.group(0), sentence)
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    """Stems of the embedding model's whole-word vocabulary (about 22,500 English words)."""
+    from rag.embeddings import vocabulary_words
+
+    return frozenset(s for w in vocabulary_words() for s in stems(w, drop=frozenset()))
+
+
+# Endings of English words the vocabulary lacks ("promulgated", "hackish", "wrappers").
+_ENGLISH_ENDING = re.compile(
+    r"(ed|ing|ly|ish|ion|ions|ness|ment|ments|able|ible|ive|ous|ful|less|ity|ers|ism|ist)$"
+)
+
+
+def _coined(token: str, beside: list[str], head: str) -> bool:
+    """A lower-case word no dictionary holds, right beside the noun "which" asks about, is
+    a name: "the simplejson library" for "Which library...?" (docstrings name things in
+    lower case); one with a digit is a name anywhere ("libbase64"). Beside other words,
+    the dictionary is too small to tell ("a glitch"); forms of known words ("factorials")
+    and words built like English ones ("promulgated") are words."""
+    if not (len(token) >= 5 and token.islower() and token.isalnum() and token[0].isalpha()):
+        return False
+    if any(c.isdigit() for c in token):
+        return True
+    if not head or _stem(head) not in {_stem(w.lower()) for w in beside}:
+        return False
+    return (
+        not _ENGLISH_ENDING.search(token)
+        and not set(stems(token, drop=frozenset())) & _dictionary()
+    )
 
 
 def _capitalised(word: str, text: str) -> bool:

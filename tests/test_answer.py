@@ -486,6 +486,10 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("In which year did it happen, and when did it end?", "time"),
         ("What did Casper argue about cooperation?", "said"),
         ("What is the name of Z.ai's model?", "name"),
+        ("If I leave the port number out of an HTTP URL, which port gets used?", "entity"),
+        ("What is the URL of the project's home page?", "contact"),
+        ("What does the acronym ONNX stand for?", "expansion"),
+        ("Who is the Allman indent style named after?", "eponym"),
     ],
 )
 def test_what_the_question_asks_for(question: str, kind: str) -> None:
@@ -746,6 +750,11 @@ def test_words_framing_a_question_are_no_key_terms() -> None:
     count = Question.parse("Roughly how many keys does the space-cadet keyboard have?", None)
     assert count.key_terms == ("keys", "space", "cadet", "keyboard")
     assert Question.parse("What does ADAPTOR stand for?", None).key_terms == ("adaptor",)
+    # "acronym" names the answer's form beside a term; alone, it is what is asked about.
+    assert Question.parse("What does the acronym ONNX stand for?", None).key_terms == ("onnx",)
+    assert Question.parse("What is an acronym?", None).key_terms == ("acronym",)
+    assert Question.parse("Who came up with the word 'meme'?", None).key_terms == ("word", "meme")
+    assert "since" not in Question.parse("Since which release is it stable?", None).key_terms
 
 
 def test_a_name_inside_an_identifier_is_mentioned(tmp_path, make_assistant) -> None:
@@ -1014,3 +1023,158 @@ def test_a_model_number_the_source_never_gives_is_not_answered_from_it(
     refusal(assistant, "What was the clock speed of the IBM System/36 processor?", "System/36")
     answer = answered(assistant, "What was the clock speed of the Power Mac G5 processor?")
     assert "1.6 GHz" in answer.text
+
+
+def test_an_acronym_is_spelled_out_by_the_initials_of_consecutive_words() -> None:
+    from rag.answer import _expands
+
+    assert _expands("ONNX", "Open Neural Network Exchange (ONNX) is an open ecosystem.")
+    assert _expands("XML", "It is written in eXtensible Markup Language.")
+    assert _expands("SECDED", "Codes for Single Error Correction, Double Error Detection.")
+    assert _expands("ECC", 'EDAC, or "error checking and correction", ECC, finds errors.')
+    assert not _expands("ONNX", "ONNX is widely supported in many frameworks.")
+    assert not _expands("MVS", "It became MVS/SP, then MVS/XA and then MVS/ESA.")
+    assert not _expands("NFS", "The network stores files on a server.")
+
+
+def test_kinds_answered_in_words_find_their_sentence(tmp_path, make_assistant) -> None:
+    """ "What does ONNX stand for?" is answered by the sentence spelling it out, "Who is
+    the Allman style named after?" by "named after Eric Allman", not by the closer
+    sentences around them; "Which code is used for SECDED?" by the sentence after the one
+    restating the question ("One of the most commonly used is the Hamming code."), and "How
+    does aiosqlite avoid blocking?" with "It does this by using a single, shared thread"."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "onnx.txt": (
+                "onnx (Python package)\n\n"
+                "# Learn about the ONNX spec\n\n"
+                "Open Neural Network Exchange (ONNX) is an open ecosystem that empowers AI "
+                "developers to choose the right tools as their project evolves. ONNX is widely "
+                "supported and can be found in many frameworks, tools, and hardware. You can "
+                "shape the future of ONNX in its working groups.\n"
+            ),
+            "indent.txt": (
+                "indent style (Jargon File entry)\n\n"
+                "1TBS Allman style\n\n"
+                'The normal style is "Allman style", named after Eric Allman, a Berkeley hacker '
+                "who wrote many BSD utilities in it. It resembles normal indent style in Pascal "
+                "and ALGOL. Basic indent per level is eight or four spaces.\n"
+            ),
+            "ecc.txt": (
+                "error correction (FOLDOC entry)\n\n"
+                "Several codes can perform Single Error Correction, Double Error Detection "
+                "(SECDED). One of the most commonly used is the Hamming code. The simplest form "
+                "of error detection is a single added parity bit.\n"
+            ),
+            "aiosqlite.txt": (
+                "aiosqlite (Python package)\n\n"
+                "aiosqlite allows interaction with SQLite databases on the main AsyncIO event "
+                "loop without blocking execution of other coroutines while waiting for queries. "
+                "It does this by using a single, shared thread per connection. Cursors are "
+                "proxies to the real cursors.\n"
+            ),
+        },
+    )
+    onnx = answered(assistant, "What does the acronym ONNX stand for?")
+    assert onnx.citations[0].quote.startswith("Open Neural Network Exchange")
+    refusal(assistant, "What does the acronym ONNXRT stand for?", "stand for")
+    allman = answered(assistant, "Who is the Allman indent style named after?")
+    assert "Eric Allman" in allman.citations[0].quote
+    hamming = answered(
+        assistant,
+        "Which error-correcting code is one of the most commonly used for single error "
+        "correction, double error detection?",
+    )
+    assert "Hamming code" in hamming.citations[0].quote
+    means = answered(assistant, "How does aiosqlite avoid blocking the event loop?")
+    assert "single, shared thread" in means.citations[0].quote
+
+
+def test_what_which_asks_for_anchors_the_name(assistant) -> None:
+    """ "Which RFCs...": the asked noun anchors a name though capitalised; a capitalised
+    name in quotes is a name ('Swing Numbers'); a lower-case word no dictionary holds is a
+    name beside the asked noun ("the simplejson library"), not elsewhere ("a glitch")."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    rfcs = Question.parse("Which RFCs describe the data format used by zlib?", None)
+    zlib = "The zlib format is described by RFCs (Request for Comments) 1950 to 1952."
+    assert answerer._names_beside(zlib, rfcs, None)
+    algorithm = Question.parse("Which algorithm computes the factorials of large numbers?", None)
+    swing = "It is the fastest algorithm known, using numbers called here the 'Swing Numbers'."
+    assert answerer._names_beside(swing, algorithm, None)
+    library = Question.parse("Which library is the json module derived from?", None)
+    simplejson = "It is derived from a version of the externally maintained simplejson library."
+    assert answerer._names_beside(simplejson, library, None)
+    technician = Question.parse("What was the name of the technician who fixed the relay?", None)
+    assert not answerer._names_beside("A technician solved a glitch in it.", technician, None)
+
+
+def test_a_near_synonym_anchors_a_name_in_the_best_source_for_an_unnamed_subject(
+    assistant,
+) -> None:
+    """ "Who came up with the word 'meme'?": "Richard Dawkins's term" answers it in the
+    meme entry, "term" for "word"; a question naming something (Oxford) takes no such
+    near synonym."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    meme = Question.parse("Who came up with the word 'meme'?", None)
+    best = _scored('However, the word "meme" is often misused to mean "meme complex".', 0.56, 0.6)
+    said = "Richard Dawkins's term for an idea considered as a replicator."
+    dawkins = _scored(said, 0.51, 0.6, f"meme {said}")  # the entry's title: its context
+    ranked, reason = answerer.lead(meme, [best, dawkins], terms)
+    assert reason == "" and ranked[0] is dawkins
+    # Naming a place, the question takes no near synonym: "term" is not "word" there.
+    oxford = Question.parse("Who at Oxford came up with the word 'meme'?", None)
+    ranked, reason = answerer.lead(oxford, [best, dawkins], terms)
+    assert reason and ranked[0] is best
+
+
+def test_a_name_after_the_best_answers_only_if_it_names_what_is_asked(assistant) -> None:
+    """The sentence after the best gives the name the best lacks ("One of the most commonly
+    used is the Hamming code."), but "Models like Z.ai's GLM 5.2" after a sentence naming
+    Moonshot is not Moonshot's model."""
+    from dataclasses import replace
+
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    moonshot = Question.parse("What is Moonshot's newest model called?", None)
+    listed = _scored("Chinese firms such as Alibaba and Moonshot lead in model releases.", 0.6, 1.0)
+    after = _scored("Models like Z.ai's GLM 5.2 lead the newest releases.", 0.4, 1.0)
+    after = replace(after, sentence=replace(after.sentence, id="t"), before=listed.sentence)
+    assert not answerer.refusal_reason(moonshot, [after], terms, strict=True)  # alone
+    ranked, reason = answerer.lead(moonshot, [listed, after], terms)
+    assert reason and ranked[0] is listed
+
+
+def test_a_named_after_sentence_leads_with_fewer_asked_words_in_its_source(assistant) -> None:
+    """ "named after Eric Allman" leads over "It resembles normal indent style in Pascal"
+    in the same entry though it repeats fewer of the question's words: words like "named
+    after" are not said by chance. A time is ("a week ago"): for "when", a sentence with
+    fewer of the asked words does not lead."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    allman = Question.parse("Who is the Allman indent style named after?", None)
+    best = _scored("It resembles normal indent style in Pascal and ALGOL.", 0.73, 1.0)
+    named = _scored(
+        'The normal style is "Allman style", named after Eric Allman, a Berkeley hacker.',
+        0.63,
+        0.65,
+    )
+    ranked, reason = answerer.lead(allman, [best, named], terms)
+    assert reason == "" and ranked[0] is named
+    when = "When was the Beijing Academy of Artificial Intelligence founded?"
+    founded = Question.parse(when, None)
+    hosted = _scored("The Beijing Academy of Artificial Intelligence hosted the meeting.", 0.7, 1.0)
+    ago = "Just over a week ago, I attended a conference in Beijing."
+    week = _scored(ago, 0.62, 0.5, f"The Beijing Academy of Artificial Intelligence. {ago}")
+    ranked, reason = answerer.lead(founded, [hosted, week], terms)
+    assert reason and ranked[0] is hosted
