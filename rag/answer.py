@@ -828,6 +828,11 @@ class ExtractiveAnswerer:
             # what the question already says.
             and not (t.isupper() and _expands(t, question.text))
         ]
+        if _WHO_Q.match(question.text.lower()):
+            # "Who created SQLAlchemy?" asks for a person: `psycopg_pool` beside "Create"
+            # is code, and 1.3 a version.
+            name_at = [i for i in name_at if tokens[i].lstrip("'’")[:1].isupper()]
+            name_at = [i for i in name_at if not re.search(r"[_\d]", tokens[i])]
         if is_value is not None:
             name_at = [i for i, t in enumerate(tokens) if is_value(t)]
         if not name_at or not anchors:

@@ -120,21 +120,46 @@ def is_hard_wrapped(lines: list[str]) -> bool:
     return width <= 100 and sum(w >= 0.6 * width for w in widths) >= 0.5 * len(widths)
 
 
+# A line that stops mid-sentence ("...to `sklearn.utils.parallel`") and one that carries
+# on in lower case ("   in scikit-learn 1.3."): one sentence wrapped, even in a text whose
+# other paragraphs are single long lines (docstrings mix both).
+_OPEN_END = re.compile(r"[A-Za-z0-9`'\")\],;]\s*$")
+_CARRIES_ON = re.compile(r"^\s*[`(]?[a-z]")
+# What opens an item, a column or a line of code, not a sentence's next words:
+# "scale (float): ...", "idx_arrays : ndarray", "hann      -- Hann window", "x = f(y)",
+# ">>> print(x)", ".. versionchanged:: 1.3".
+_ITEM_OR_CODE = re.compile(
+    r"^\s*(?:[\w.*\[\]]+\s*(?:\([^)]*\))?\s*:(?:\s|$)|>>>|\.\.\.?\s|[\w.\[\]]+\s*=[^=]|#"
+    r"|\S+\s{3,}|\S+\s+--?\s)"
+)
+
+
+def _wraps(previous: str, line: str) -> bool:
+    return bool(
+        _OPEN_END.search(previous)
+        and _CARRIES_ON.match(line)
+        and not _ITEM_OR_CODE.match(line)
+        and not _ITEM_OR_CODE.match(previous)
+    )
+
+
 def _line_runs(text: str) -> list[tuple[int, int]]:
     """(start, end) of the units Punkt reads: each line, or in hard-wrapped text each
-    run of consecutive prose lines, so a sentence wrapped over lines stays whole."""
+    run of consecutive prose lines, so a sentence wrapped over lines stays whole; in
+    other text, a line carrying on a sentence the line before left open."""
     lines = text.split("\n")
     wrapped = is_hard_wrapped(lines)
     runs: list[tuple[int, int]] = []
     offset = 0
     for line in lines:
         end = offset + len(line)
+        previous = text[runs[-1][0] : runs[-1][1]].rsplit("\n", 1)[-1] if runs else ""
         if (
-            wrapped
-            and runs
+            runs
             and _is_prose(line)
-            and _is_prose(text[runs[-1][0] : runs[-1][1]].rsplit("\n", 1)[-1])
+            and _is_prose(previous)
             and runs[-1][1] == offset - 1
+            and (wrapped or _wraps(previous, line))
         ):
             runs[-1] = (runs[-1][0], end)
         else:
@@ -200,7 +225,7 @@ def _strip_span(line: str, start: int, end: int) -> tuple[int, int]:
 
 
 # Raise when the splitting rules change, so existing indexes are re-split on next ingest.
-CHUNKING_VERSION = 5
+CHUNKING_VERSION = 6
 
 
 def chunking_signature(max_tokens: int) -> str:

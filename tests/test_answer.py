@@ -1178,3 +1178,17 @@ def test_a_named_after_sentence_leads_with_fewer_asked_words_in_its_source(assis
     week = _scored(ago, 0.62, 0.5, f"The Beijing Academy of Artificial Intelligence. {ago}")
     ranked, reason = answerer.lead(founded, [hosted, week], terms)
     assert reason and ranked[0] is hosted
+
+
+def test_who_asks_for_a_person_not_code_or_a_number(assistant) -> None:
+    """ "Who created SQLAlchemy?" is not answered by "# Create a psycopg_pool connection
+    pool": an identifier or a version beside the asked word names no one."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    who = Question.parse("Who created the connection pool?", None)
+    assert not answerer._names_beside("# Create a psycopg_pool connection pool", who, None)
+    assert not answerer._names_beside("The pool was created in release 1.4.2.", who, None)
+    assert answerer._names_beside("The pool was created by Mike Bayer in 2006.", who, None)
+    which = Question.parse("Which pool does the connection use?", None)
+    assert answerer._names_beside("The connection uses the psycopg_pool pool.", which, None)

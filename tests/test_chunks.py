@@ -227,3 +227,49 @@ def test_abbreviations_do_not_end_a_sentence() -> None:
         "The idea goes back to Smith et al. in 1983.",
         "It ends here.",
     ]
+
+
+MIXED_DOCSTRING = (
+    "delayed (function)\n"
+    "\n"
+    "Decorator used to capture the arguments of a function. This alternative to "
+    "`joblib.delayed` is meant to be used in conjunction with `Parallel`, which captures "
+    "the configuration of the current thread before dispatching the first task.\n"
+    "\n"
+    ".. versionchanged:: 1.3\n"
+    "   `delayed` was moved from `sklearn.utils.fixes` to `sklearn.utils.parallel`\n"
+    "   in scikit-learn 1.3.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "loc (float or Tensor): Location parameter of the distribution\n"
+    "scale (float or Tensor): Scale parameter of the distribution\n"
+    "   hann                    -- Hann window\n"
+    "   kaiser                  -- Kaiser window\n"
+    ">>> f = delayed(g)\n"
+    "x = f(1)\n"
+)
+
+
+def test_a_line_left_open_carries_on_in_lower_case_where_lines_are_long() -> None:
+    """Docstrings mix paragraphs on one long line with wrapped ones, so the text as a whole
+    is not hard-wrapped; a line stopping mid-sentence and the next carrying on in lower case
+    are still one sentence ("...to `sklearn.utils.parallel`" / "in scikit-learn 1.3.").
+    Items, columns and code lines that start in lower case are not carried on."""
+    from rag.chunks import is_hard_wrapped
+
+    assert not is_hard_wrapped(MIXED_DOCSTRING.split("\n"))
+    sentences = [MIXED_DOCSTRING[s:e] for s, e, _ in sentence_spans(MIXED_DOCSTRING)]
+    assert (
+        "`delayed` was moved from `sklearn.utils.fixes` to `sklearn.utils.parallel`\n"
+        "   in scikit-learn 1.3."
+    ) in sentences
+    for line in [
+        "loc (float or Tensor): Location parameter of the distribution",
+        "scale (float or Tensor): Scale parameter of the distribution",
+        "hann                    -- Hann window",
+        "kaiser                  -- Kaiser window",
+        "x = f(1)",
+        ".. versionchanged:: 1.3",
+    ]:
+        assert line in sentences, line
