@@ -26,7 +26,8 @@ import numpy as np
 
 from rag.chunks import passage_id, passage_location
 from rag.documents import subject_of
-from rag.index import Index, StoredSentence
+from rag.errors import UnknownSourceError
+from rag.index import Index, StoredDocument, StoredSentence
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class RetrievedPassage:
     bm25: float
     sentences: list[StoredSentence] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)  # collapsed passage ids
+    joined: list[str] = field(default_factory=list)  # passages beside it, taken in with it
 
 
 @dataclass
@@ -865,28 +867,125 @@ class HybridRetriever:
         if _chars(chosen) < CONTEXT_CHARS:
             # Short passages (one-line paragraphs of docstrings, lists, FAQs): k of them
             # are a fraction of the evidence k news paragraphs are, and the sentence that
-            # answers is often the next line. More follow, in rank order, while the
-            # evidence stays under CONTEXT_CHARS.
+            # answers is often the next line. Each comes with the passages beside it (see
+            # _with_neighbours), and more follow, in rank order, while the evidence stays
+            # under CONTEXT_CHARS.
             listed = {p.id for p in top}
             more = [p for p in ranked[2 * k : 4 * k] if p.id not in listed]
             self._read_sentences(more, by_passage)
-            taken = {p.id for p in chosen}
-            for passage in collapse_duplicates(top + more):
-                if passage.id in taken:
-                    continue
-                if _chars(chosen) + passage.end - passage.start > CONTEXT_CHARS:
-                    break
-                chosen.append(passage)
+            pool = collapse_duplicates(top + more)
+            chosen = self._with_neighbours(chosen, pool, catalog, by_passage, CONTEXT_CHARS // k)
         # Ranks choose the k passages: a BM25 score far above the pool's (a common word
         # repeated in an unrelated document) must not bring one in on its own. Among the
         # chosen, margins order them: one standing far above the rest on both signals
-        # comes first, not one a hair ahead on each.
+        # comes first, not one a hair ahead on each. A passage with neighbours joined
+        # stands as high as the best candidate among them.
         margin = margins(list(candidates.values()))
         for passage in chosen:
-            passage.score = margin[passage.id]
+            passage.score = max(margin.get(pid, -math.inf) for pid in [passage.id, *passage.joined])
         chosen += self._openings(chosen, by_passage)
         chosen.sort(key=lambda p: p.score, reverse=True)
         return Retrieval(query, query_embedding, chosen)
+
+    def _with_neighbours(
+        self,
+        chosen: list[RetrievedPassage],
+        pool: list[RetrievedPassage],
+        catalog: dict[str, StoredDocument],
+        by_passage: dict[str, list[StoredSentence]],
+        share: int,
+    ) -> list[RetrievedPassage]:
+        """The evidence: each chosen passage joined by the lines just after and before it
+        in its paragraph (in that order) while it stays within `share` characters, then
+        more of the pool in rank order while the whole stays within CONTEXT_CHARS.
+
+        Where a document's paragraphs are not recognised as wrapped (a docstring with
+        some long lines), each line is split as a paragraph of its own, one passage per
+        line: "value. If the preferences are not passed as arguments, they will be" is
+        one passage, "set to the median of the input similarities" the next;
+        "Maximum number of power iterations." is one, the line above it,
+        "max_iter : integer, optional (default=100)", another. The passage a question
+        matches is then a fragment, and what answers is on the line beside it, where
+        neither rank nor the topping up with more hits reaches. Those lines are put
+        back together here; two chosen passages side by side become one (the
+        higher-ranked takes the other in, and the line beside that), so the text that
+        answers is not split over two.
+
+        Only lines of one paragraph (no blank line between) are joined: next to a short
+        paragraph stands a heading or another topic, and such neighbours made answers
+        quote unrelated lines. Passages the topping up brings stay as they are (their
+        neighbours are further still from the question), and so does a heading alone,
+        which brings the passage after it as its own (see _openings).
+        """
+        unseen = {p.id for p in chosen}  # chosen, not yet placed or joined to another
+        placed: set[str] = set()  # in the evidence, on their own or joined to another
+        used = _chars(chosen)
+        evidence: list[RetrievedPassage] = []
+        for rank, passage in enumerate(chosen + pool):
+            if passage.id in placed:
+                continue
+            size = passage.end - passage.start
+            if rank >= len(chosen):  # topping up
+                if used + size > CONTEXT_CHARS:
+                    break
+                used += size
+            unseen.discard(passage.id)
+            placed.add(passage.id)
+            evidence.append(passage)
+            source, position = passage_location(passage.id)
+            if _heading_alone(passage):
+                following = passage_id(source, position + 1)
+                if following not in unseen:
+                    placed.add(following)  # _openings brings it, as its own
+                continue
+            if rank >= len(chosen):
+                continue
+            spans = catalog[source].passages if source in catalog else ()
+            start, end = passage.start, passage.end
+            for step in (1, -1):
+                neighbour = position + step
+                while 0 <= neighbour < len(spans):
+                    pid = passage_id(source, neighbour)
+                    chosen_too = pid in unseen
+                    if pid in placed and not chosen_too:
+                        break
+                    wider = (min(start, spans[neighbour][0]), max(end, spans[neighbour][1]))
+                    growth = (wider[1] - wider[0]) - (end - start)
+                    if chosen_too:  # already counted in `used`
+                        growth -= spans[neighbour][1] - spans[neighbour][0]
+                    if wider[1] - wider[0] > share or used + growth > CONTEXT_CHARS:
+                        break
+                    if not self._one_paragraph(source, spans[neighbour], spans[neighbour - step]):
+                        break
+                    used += growth
+                    start, end = wider
+                    unseen.discard(pid)
+                    placed.add(pid)
+                    passage.joined.append(pid)
+                    if not chosen_too:
+                        break  # one line beside; a chosen one brings the line beside it
+                    neighbour += step
+        joined = [pid for p in evidence for pid in p.joined]
+        self._read_sentences(
+            [RetrievedPassage(pid, "", "", 0, 0, 0.0, 0.0, 0.0) for pid in joined], by_passage
+        )
+        for passage in evidence:
+            sentences = [s for pid in passage.joined for s in by_passage.get(pid, [])]
+            if sentences:
+                passage.sentences = sorted(passage.sentences + sentences, key=lambda s: s.start)
+                passage.start = min(passage.start, passage.sentences[0].start)
+                passage.end = max(passage.end, passage.sentences[-1].end)
+        return evidence
+
+    def _one_paragraph(self, source: str, *spans: tuple[int, int]) -> bool:
+        """Whether two adjacent passages of a document are lines of one paragraph: at most
+        one line break between them (a blank line, or a rule, ends a paragraph)."""
+        (_, first_end), (second_start, _) = sorted(spans)
+        try:
+            text = self.index.document_text(source)  # cached after the first read
+        except UnknownSourceError:  # removed since the search: nothing to join
+            return False
+        return text.count("\n", first_end, second_start) <= 1
 
     def _openings(
         self, chosen: list[RetrievedPassage], by_passage: dict[str, list[StoredSentence]]
@@ -894,10 +993,10 @@ class HybridRetriever:
         """The passage after each chosen heading ("...Meter (class)" alone in its
         paragraph): what the heading's document says first ("Handles instrument creation.")
         is what a question naming it asks, yet shares none of its words."""
-        taken = {p.id for p in chosen}
+        taken = {pid for p in chosen for pid in [p.id, *p.joined]}
         following = []
         for passage in chosen:
-            if [s.text.strip() for s in passage.sentences] != [passage.title.strip()]:
+            if not _heading_alone(passage):
                 continue
             source, position = passage_location(passage.id)
             pid = passage_id(source, position + 1)
@@ -927,6 +1026,11 @@ class HybridRetriever:
 
 def _chars(passages: list[RetrievedPassage]) -> int:
     return sum(p.end - p.start for p in passages)
+
+
+def _heading_alone(passage: RetrievedPassage) -> bool:
+    """The passage is its document's title line and nothing else ("...Meter (class)")."""
+    return [s.text.strip() for s in passage.sentences] == [passage.title.strip()]
 
 
 def standout(dense_order: list[RetrievedPassage]) -> RetrievedPassage | None:

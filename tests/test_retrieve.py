@@ -453,3 +453,51 @@ def test_a_title_naming_the_subject_is_searched_with_every_passage(
     assistant.ingest()
     hits = [pid for pid, *_ in assistant.retriever.lexical().search("scipy provides", 5)]
     assert hits[0] == passage_id("pkg1.txt", 2), hits
+
+
+EIGENVECTOR_DOC = (
+    "networkx.algorithms.eigenvector (module)\n\n"
+    "eigenvector_centrality(G, max_iter, tol): Compute the eigenvector centrality for the "
+    "graph G from the centralities of the neighbours of each of its nodes.\n\n"
+    "Parameters\n----------\n"
+    "max_iter : integer, optional (default=100)\n"
+    "  Maximum number of power iterations.\n"
+    "tol : float, optional (default=1.0e-6)\n"
+    "  Error tolerance used to check convergence.\n\n"
+    "Returns\n-------\n"
+    "nodes : dictionary\n"
+    "  Dictionary of nodes with eigenvector centrality as the value.\n"
+)
+
+
+def test_a_line_comes_with_the_lines_of_its_paragraph_beside_it(
+    tmp_path: Path, make_assistant
+) -> None:
+    """A docstring with a long line is not read as wrapped: each line is a passage.
+    "Maximum number of power iterations." matches the question; the answer (100) is on the
+    line above it, its parameter's line, which was missing from the evidence."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "eigenvector.txt").write_text(EIGENVECTOR_DOC)
+    assistant = make_assistant(folder)
+    assistant.ingest()
+    text = assistant.document_text("eigenvector.txt")
+    retrieval = assistant.retriever.retrieve("What is the maximum number of power iterations?", 6)
+    [hit] = [
+        p
+        for p in retrieval.passages
+        if "Maximum number of power iterations." in [s.text for s in p.sentences]
+    ]
+    assert [s.text for s in hit.sentences][:2] == [
+        "max_iter : integer, optional (default=100)",
+        "Maximum number of power iterations.",
+    ]
+    assert "(default=100)\n  Maximum number" in text[hit.start : hit.end]
+    assert hit.joined and all(pid.startswith("eigenvector.txt#p") for pid in hit.joined)
+    # Lines of other paragraphs (after a blank line or a rule) are never joined, and no
+    # line is in the evidence twice.
+    for passage in retrieval.passages:
+        shown = text[passage.start : passage.end]
+        assert "\n\n" not in shown and "---" not in shown, shown
+    quoted = [s.id for p in retrieval.passages for s in p.sentences]
+    assert len(quoted) == len(set(quoted))
