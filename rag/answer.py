@@ -810,7 +810,9 @@ class ExtractiveAnswerer:
         ]
         # Function words ('by the', 'such as') do not separate a name from what it names.
         tokens = [t for t in _TOKEN.findall(sentence) if not (t.islower() and t in stopwords())]
-        quoted = set(_QUOTED.findall(sentence))
+        quoted = set(_QUOTED.findall(sentence)) | set(_SINGLE_QUOTED.findall(sentence))
+        # "written by `@progrium`": a handle names someone.
+        quoted |= set(_HANDLE.findall(sentence))
         name_at = [
             i
             for i, t in enumerate(tokens)
@@ -818,7 +820,7 @@ class ExtractiveAnswerer:
             if (
                 (i > 0 and (t.lstrip("'’")[:1].isupper() or t[0].isdigit()))
                 or "_" in t
-                or t in quoted
+                or t.strip("'’") in quoted
                 or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], head)
             )
             and not set(words(t)) <= asked
@@ -831,7 +833,10 @@ class ExtractiveAnswerer:
         if _WHO_Q.match(question.text.lower()):
             # "Who created SQLAlchemy?" asks for a person: `psycopg_pool` beside "Create"
             # is code, and 1.3 a version.
-            name_at = [i for i in name_at if tokens[i].lstrip("'’")[:1].isupper()]
+            handles = set(_HANDLE.findall(sentence))
+            name_at = [
+                i for i in name_at if tokens[i].lstrip("'’")[:1].isupper() or tokens[i] in handles
+            ]
             name_at = [i for i in name_at if not re.search(r"[_\d]", tokens[i])]
         if is_value is not None:
             name_at = [i for i, t in enumerate(tokens) if is_value(t)]
@@ -1042,7 +1047,9 @@ def _kind(text: str) -> str:
         and not _SAID_NOT_SPEECH.search(lowered)
     ):
         return "said"
-    if _WHICH_Q.search(lowered) or (_WHO_Q.search(lowered) and not _WHO_IS_NAME.search(text)):
+    if (_WHICH_Q.search(lowered) and head not in _GENERIC_HEADS) or (
+        _WHO_Q.search(lowered) and not _WHO_IS_NAME.search(text)
+    ):
         return "entity"
     return "other"
 
@@ -1053,6 +1060,48 @@ _ASKED_NOUN = re.compile(
     r"would|will|kind|kinds|sort|type|types|of|the|a|an|if|when|to|in|on|for|i|you|we|they|"
     r"he|she|it)\b)([A-Za-z][\w-]*)",
     re.I,
+)
+
+
+# "Which part of the address...": the answer describes ("the middle address bits"), names
+# nothing.
+_GENERIC_HEADS = frozenset(
+    [
+        "part",
+        "parts",
+        "kind",
+        "kinds",
+        "type",
+        "types",
+        "sort",
+        "way",
+        "ways",
+        "aspect",
+        "aspects",
+        "portion",
+        "piece",
+        "step",
+        "steps",
+        "stage",
+        "stages",
+        "role",
+        "purpose",
+        "problem",
+        "problems",
+        "reason",
+        "reasons",
+        "feature",
+        "features",
+        "information",
+        "condition",
+        "conditions",
+        "case",
+        "cases",
+        "situation",
+        "situations",
+        "operation",
+        "operations",
+    ]
 )
 
 
@@ -1081,6 +1130,8 @@ def _opens(sentence: StoredSentence, title: str, document_text: Callable[[str], 
 
 
 _QUOTED = re.compile(r"[\"`“]([\w.’'-]*\w)[\"`”]")
+_SINGLE_QUOTED = re.compile(r"(?<![\w'’])['‘]([\w.-]*\w)['’](?![\w'’])")
+_HANDLE = re.compile(r"(?<![\w@])@([A-Za-z][\w-]*\w)")
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 

@@ -490,6 +490,7 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("What is the URL of the project's home page?", "contact"),
         ("What does the acronym ONNX stand for?", "expansion"),
         ("Who is the Allman indent style named after?", "eponym"),
+        ("In a direct mapped cache, which part of the address picks the location?", "other"),
     ],
 )
 def test_what_the_question_asks_for(question: str, kind: str) -> None:
@@ -1192,3 +1193,19 @@ def test_who_asks_for_a_person_not_code_or_a_number(assistant) -> None:
     assert answerer._names_beside("The pool was created by Mike Bayer in 2006.", who, None)
     which = Question.parse("Which pool does the connection use?", None)
     assert answerer._names_beside("The connection uses the psycopg_pool pool.", which, None)
+
+
+def test_single_quoted_terms_and_handles_are_names(assistant) -> None:
+    """ "'mktemp' is subject to race conditions" names the function asked for; "written by
+    `@progrium`" names who wrote it, though neither is capitalised."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    which = Question.parse("Which tempfile function is subject to race conditions?", None)
+    quoted = "'mktemp' is subject to race conditions and should not be used."
+    assert answerer._names_beside(quoted, which, None)
+    assert not answerer._names_beside(quoted.replace("'", ""), which, None)
+    who = Question.parse("Who wrote the original implementation of PyJWT?", None)
+    handle = "Original implementation was written by `@progrium <https://github.com/progrium>`_."
+    assert answerer._names_beside(handle, who, None)
+    assert not answerer._names_beside(handle.replace("@", ""), who, None)
