@@ -158,7 +158,9 @@ _PRONOUNS = frozenset(
 _SAID_Q = re.compile(
     r"\b(say|said|says|tell|told|predict\w*|argue[sd]?|arguing|claim\w*|think|thinks|believe\w*|"
     r"warn\w*|suggest\w*|state|stated|remark\w*|recommend\w*|propose\w*|conclude\w*|"
-    r"present|presented|speak|spoke|talk|talked|discuss|discussed)\b"
+    r"presented|speak|spoke|talk|talked|discuss|discussed)\b"
+    # "What did Casper present?", not "what had to be present to run it".
+    r"|\b(did|does|do|will|would)\b[^?]*\bpresent\b"
 )
 # "...tell Anthropic to do", "what does the article suggest": not someone's statement.
 _SAID_NOT_SPEECH = re.compile(
@@ -225,7 +227,8 @@ _DATE = re.compile(
 _TIME = re.compile(
     r"\b(1[89]|20)\d\d\b|\b(january|february|march|april|(?-i:May)|june|july|august|september|"
     r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-    r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century)\b",
+    r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century|"
+    r"seconds?|minutes?|hours?|days?)\b",
     re.I,
 )
 # "What is the default timeout?" asks for a setting's value; "What does it raise by
@@ -260,7 +263,8 @@ _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
 _EPONYM_Q = re.compile(r"\bnamed (after|for)\b|\bin hono(u)?r of\b")
 _EPONYM = re.compile(
     r"\b(named|called|so called|so named|titled) (after|for)\b|\bin hono(u)?r of\b"
-    r"|\beponym|\bafter whom\b",
+    r"|\beponym|\bafter whom\b"
+    r"|\(after (?-i:[A-Z])",  # "<language> (After Ada Lovelace) A Pascal-descended language"
     re.I,
 )
 # "What does ONNX stand for?": the answer spells the letters out ("Open Neural Network
@@ -272,6 +276,12 @@ _ACRONYM = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*\b")
 _LINKING = frozenset(["of", "for", "and", "the", "a", "an", "to", "in", "on", "with", "&"])
 _LIGHT_VERBS = ("be", "do", "get", "go", "have", "make", "put", "run", "set", "take", "use")
 MIN_SENTENCE_WORDS = 3
+_DIGIT_OF = {
+    w: str(n)
+    for n, w in enumerate(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    )
+}
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
 MAX_SENTENCES = 3
@@ -497,6 +507,8 @@ class ExtractiveAnswerer:
         for word, weight in weights.items():
             if word in dotted or ("." not in word and _stem(word) in present):
                 found += weight
+            elif word in _DIGIT_OF and re.search(rf"(?<![\w.]){_DIGIT_OF[word]}(?![\w.])", text):
+                found += weight  # "the degree of 0" for "the zero polynomial's degree"
             else:
                 missing.append(word)
         if missing:

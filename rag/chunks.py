@@ -125,22 +125,27 @@ def is_hard_wrapped(lines: list[str]) -> bool:
 # other paragraphs are single long lines (docstrings mix both).
 _OPEN_END = re.compile(r"[A-Za-z0-9`'\")\],;]\s*$")
 _CARRIES_ON = re.compile(r"^\s*[`(]?[a-z]")
-# What opens an item, a column or a line of code, not a sentence's next words:
-# "scale (float): ...", "idx_arrays : ndarray", "hann      -- Hann window", "x = f(y)",
-# ">>> print(x)", ".. versionchanged:: 1.3".
-_ITEM_OR_CODE = re.compile(
-    r"^\s*(?:[\w.*\[\]]+\s*(?:\([^)]*\))?\s*:(?:\s|$)|>>>|\.\.\.?\s|[\w.\[\]]+\s*=[^=]|#"
-    r"|\S+\s{3,}|\S+\s+--?\s)"
-)
+# What opens an item ("scale (float): ...", "idx_arrays : ndarray"), a column ("hann   --
+# Hann window") or a line of code ("x = f(y)", ">>> print(x)", ".. versionchanged:: 1.3"),
+# not a sentence's next words. An item may carry on over lines; code does not.
+_ITEM = re.compile(r"^\s*[\w.*\[\]]+\s*(?:\([^)]*\))?\s*:(?:\s|$)")
+_CODE = re.compile(r"^\s*(?:>>>|\.\.\.?\s|[\w.\[\]]+\s*=[^=]|#|\S+\s{3,}|\S+\s+--?\s)")
+# A numpydoc parameter ("max_iter : integer, optional (default=100)") and the indented line
+# under it ("    Maximum number of power iterations.") say one thing: what the parameter is.
+_PARAMETER = re.compile(r"^\s*\*{0,2}[A-Za-z_][\w.]*\s+:\s+\S")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def _wraps(previous: str, line: str) -> bool:
-    return bool(
-        _OPEN_END.search(previous)
-        and _CARRIES_ON.match(line)
-        and not _ITEM_OR_CODE.match(line)
-        and not _ITEM_OR_CODE.match(previous)
-    )
+    if _ITEM.match(line) or _CODE.match(line):
+        return False
+    if _PARAMETER.match(previous) and _indent(line) > _indent(previous):
+        return True
+    open_end = _OPEN_END.search(previous) and not _CODE.match(previous)
+    return bool(open_end and _CARRIES_ON.match(line))
 
 
 def _line_runs(text: str) -> list[tuple[int, int]]:
@@ -225,7 +230,7 @@ def _strip_span(line: str, start: int, end: int) -> tuple[int, int]:
 
 
 # Raise when the splitting rules change, so existing indexes are re-split on next ingest.
-CHUNKING_VERSION = 6
+CHUNKING_VERSION = 7
 
 
 def chunking_signature(max_tokens: int) -> str:

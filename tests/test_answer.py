@@ -491,6 +491,8 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("What does the acronym ONNX stand for?", "expansion"),
         ("Who is the Allman indent style named after?", "eponym"),
         ("In a direct mapped cache, which part of the address picks the location?", "other"),
+        ("What utility program had to be present to run its executables?", "other"),
+        ("What did Casper present at the conference?", "said"),
     ],
 )
 def test_what_the_question_asks_for(question: str, kind: str) -> None:
@@ -1209,3 +1211,21 @@ def test_single_quoted_terms_and_handles_are_names(assistant) -> None:
     handle = "Original implementation was written by `@progrium <https://github.com/progrium>`_."
     assert answerer._names_beside(handle, who, None)
     assert not answerer._names_beside(handle.replace("@", ""), who, None)
+
+
+def test_what_a_named_after_or_a_when_answer_may_look_like() -> None:
+    """FOLDOC says "(After Ada Lovelace)" where others say "named after"; "after 1 hour
+    of inactivity" tells when, as "a week ago" does."""
+    from rag.answer import _EPONYM, _TIME
+
+    assert _EPONYM.search("<language> (After Ada Lovelace) A Pascal-descended language.")
+    assert not _EPONYM.search("It failed (after all) to ship.")
+    assert _TIME.search("Your Space will go to sleep after 1 hour of inactivity.")
+
+
+def test_a_number_word_in_the_question_is_found_as_a_digit(assistant) -> None:
+    """ "What is the degree of the zero polynomial?" is answered by "the degree of 0"."""
+    answerer = assistant.answerer
+    weights = {"degree": 1.0, "zero": 1.0}
+    assert answerer.coverage(weights, "Note that the degree of 0 is negative infinity.") == 1.0
+    assert answerer.coverage(weights, "Note that the degree of 10 is ten.") == 0.5

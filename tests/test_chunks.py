@@ -242,6 +242,10 @@ MIXED_DOCSTRING = (
     "\n"
     "Parameters\n"
     "----------\n"
+    "max_iter : integer, optional (default=100)\n"
+    "  Maximum number of power iterations.\n"
+    "DescriptorDatabaseConflictingDefinitionError: if an attempt is made to\n"
+    "    add a proto with a different definition.\n"
     "loc (float or Tensor): Location parameter of the distribution\n"
     "scale (float or Tensor): Scale parameter of the distribution\n"
     "   hann                    -- Hann window\n"
@@ -263,6 +267,15 @@ def test_a_line_left_open_carries_on_in_lower_case_where_lines_are_long() -> Non
     assert (
         "`delayed` was moved from `sklearn.utils.fixes` to `sklearn.utils.parallel`\n"
         "   in scikit-learn 1.3."
+    ) in sentences
+    # A numpydoc parameter and the indented line under it say what the parameter is; an
+    # item carries on over lines as a sentence does.
+    assert "max_iter : integer, optional (default=100)\n  Maximum number of power iterations." in (
+        sentences
+    )
+    assert (
+        "DescriptorDatabaseConflictingDefinitionError: if an attempt is made to\n"
+        "    add a proto with a different definition."
     ) in sentences
     for line in [
         "loc (float or Tensor): Location parameter of the distribution",

@@ -459,11 +459,11 @@ EIGENVECTOR_DOC = (
     "networkx.algorithms.eigenvector (module)\n\n"
     "eigenvector_centrality(G, max_iter, tol): Compute the eigenvector centrality for the "
     "graph G from the centralities of the neighbours of each of its nodes.\n\n"
-    "Parameters\n----------\n"
-    "max_iter : integer, optional (default=100)\n"
-    "  Maximum number of power iterations.\n"
-    "tol : float, optional (default=1.0e-6)\n"
-    "  Error tolerance used to check convergence.\n\n"
+    "Args\n----\n"
+    "max_iter (int): Maximum number of power iterations.\n"
+    "  Defaults to 100.\n"
+    "tol (float): Error tolerance used to check convergence.\n"
+    "  Defaults to 1.0e-6.\n\n"
     "Returns\n-------\n"
     "nodes : dictionary\n"
     "  Dictionary of nodes with eigenvector centrality as the value.\n"
@@ -474,8 +474,9 @@ def test_a_line_comes_with_the_lines_of_its_paragraph_beside_it(
     tmp_path: Path, make_assistant
 ) -> None:
     """A docstring with a long line is not read as wrapped: each line is a passage.
-    "Maximum number of power iterations." matches the question; the answer (100) is on the
-    line above it, its parameter's line, which was missing from the evidence."""
+    "max_iter (int): Maximum number of power iterations." matches the question; the answer
+    (100) is on the line below it, a sentence of its own, which was missing from the
+    evidence."""
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "eigenvector.txt").write_text(EIGENVECTOR_DOC)
@@ -483,16 +484,10 @@ def test_a_line_comes_with_the_lines_of_its_paragraph_beside_it(
     assistant.ingest()
     text = assistant.document_text("eigenvector.txt")
     retrieval = assistant.retriever.retrieve("What is the maximum number of power iterations?", 6)
-    [hit] = [
-        p
-        for p in retrieval.passages
-        if "Maximum number of power iterations." in [s.text for s in p.sentences]
-    ]
-    assert [s.text for s in hit.sentences][:2] == [
-        "max_iter : integer, optional (default=100)",
-        "Maximum number of power iterations.",
-    ]
-    assert "(default=100)\n  Maximum number" in text[hit.start : hit.end]
+    question_line = "max_iter (int): Maximum number of power iterations."
+    [hit] = [p for p in retrieval.passages if question_line in [s.text for s in p.sentences]]
+    assert [s.text for s in hit.sentences][:2] == [question_line, "Defaults to 100."]
+    assert "iterations.\n  Defaults to 100." in text[hit.start : hit.end]
     assert hit.joined and all(pid.startswith("eigenvector.txt#p") for pid in hit.joined)
     # Lines of other paragraphs (after a blank line or a rule) are never joined, and no
     # line is in the evidence twice.
