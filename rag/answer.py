@@ -234,7 +234,10 @@ _TIME = re.compile(
 # "What is the default timeout?" asks for a setting's value; "What does it raise by
 # default?" asks for no value.
 _DEFAULT_Q = re.compile(r"^\W*(what|which)\b.*(?<!by )\bdefault\b(?! (is|was|to)\b)")
-_VALUE = re.compile(r"\d|\b(True|False|None)\b|`[^`]+`|\"[^\"]+\"|'[^']+'")
+# A quoted value holds a word: "`zstd`" with the question's own word blanked out is "` `".
+_VALUE = re.compile(
+    r"\d|\b(True|False|None)\b|`[^`\w]*\w[^`]*`|\"[^\"\w]*\w[^\"]*\"|'[^'\w]*\w[^']*'"
+)
 # "What is Lin Yun's email address?": a sentence about Lin Yun is not an answer without one.
 _CONTACT_Q = re.compile(
     r"\b(e-?mail|phone|telephone|fax|website|web ?site|url|home ?page)( address| number)?\b"
@@ -808,6 +811,7 @@ class ExtractiveAnswerer:
         passages ('AI'): those are vocabulary.
         """
         asked = set(words(question.text)) | set(question.key_terms)
+        asked_stems = set(stems(question.text))
         # Strictly, the "ai" of "Creati.ai" asks about nothing.
         in_names = set(words(_focus(question.text))) if strict else set()
         # What is counted is an anchor even when capitalised ("How much RAM"), and so is
@@ -836,6 +840,8 @@ class ExtractiveAnswerer:
                 or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], head)
             )
             and not set(words(t)) <= asked
+            # "AUTHORS" is the question's "author" in capitals, no name.
+            and not (stems(t) and set(stems(t)) <= asked_stems)
             and not _DEMONYM.search(t)
             and not (terms is not None and _is_common(t, terms))
             # "SECDEC" after "Single Error Correction, Double Error Detection" names

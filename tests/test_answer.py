@@ -1229,3 +1229,18 @@ def test_a_number_word_in_the_question_is_found_as_a_digit(assistant) -> None:
     weights = {"degree": 1.0, "zero": 1.0}
     assert answerer.coverage(weights, "Note that the degree of 0 is negative infinity.") == 1.0
     assert answerer.coverage(weights, "Note that the degree of 10 is ten.") == 0.5
+
+
+def test_the_questions_own_words_are_no_value_or_name(assistant) -> None:
+    """ "What is zstd's default compression level?" is not answered by "`zstd` is a fast
+    compressor" (the question's own word, quoted, is no value), nor "Who is the author of
+    tinytag?" by "AUTHORS - the authors of the library" (its own word in capitals)."""
+    from rag.answer import _VALUE, Question, _without
+
+    question = "What is zstd's default compression level?"
+    assert not _VALUE.search(_without("`zstd` is a fast lossless compressor.", question))
+    assert _VALUE.search(_without("`zstd` uses level `3` by default.", question))
+    who = Question.parse("Who is the original author of the tinytag library?", None)
+    answerer = assistant.answerer
+    assert not answerer._names_beside("See AUTHORS - the authors of the library", who, None)
+    assert answerer._names_beside("The library's author is Tom Wallroth.", who, None)
