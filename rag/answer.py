@@ -181,7 +181,10 @@ _WHO_IS_NAME = re.compile(r"\b(?i:who) (?i:is|was|are|were) (?:[A-Z][\w.’'-]*\
 _DEMONYM = re.compile(r"^[A-Z][a-z]+(ese|ian|ean|ish|can)$")
 NAME_WINDOW = 2  # content words between the asked-about word and the name that answers it
 _TOKEN = re.compile(r"[\w.’'-]*\w")
-_COUNT_Q = re.compile(r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b")
+_COUNT_Q = re.compile(
+    r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b"
+    r"|\b(numeric|numerical) value\b"
+)
 _NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
 # "What is another name for the Lanczos window?" asks for an alias, often no proper name
 # ("also known as a sinc window"): the evidence must give one as an alias.
@@ -237,6 +240,12 @@ _DEFAULT_Q = re.compile(r"^\W*(what|which)\b.*(?<!by )\bdefault\b(?! (is|was|to)
 # A quoted value holds a word: "`zstd`" with the question's own word blanked out is "` `".
 _VALUE = re.compile(
     r"\d|\b(True|False|None)\b|`[^`\w]*\w[^`]*`|\"[^\"\w]*\w[^\"]*\"|'[^'\w]*\w[^']*'"
+)
+# Where a default is given: "defaults to 1.0", "(default=100)", "timeout=5.0", "is 10 by
+# default", "if not given, ...". A type in backticks ("huber_loss_delta (`float`)") is none.
+_DEFAULT_GIVEN = re.compile(
+    r"\bdefault|\w\s*=\s*[^=\s]|\bif (not|none|omitted|unset|no)\b|\bunless\b|\botherwise\b",
+    re.I,
 )
 # "What is Lin Yun's email address?": a sentence about Lin Yun is not an answer without one.
 _CONTACT_Q = re.compile(
@@ -674,7 +683,9 @@ class ExtractiveAnswerer:
             _NUMBER.search(unasked) and self._number_beside(best.sentence.text, question)
         ):
             return "the question asks for a number and the evidence gives none beside it"
-        if question.kind == "default" and not _VALUE.search(unasked):
+        if question.kind == "default" and not (
+            _VALUE.search(unasked) and _DEFAULT_GIVEN.search(best.sentence.text)
+        ):
             return "the question asks for a default value and the evidence gives none"
         if question.kind == "time" and not _TIME.search(unasked):
             return "the question asks when and the evidence gives no time"

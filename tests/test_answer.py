@@ -493,6 +493,7 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("In a direct mapped cache, which part of the address picks the location?", "other"),
         ("What utility program had to be present to run its executables?", "other"),
         ("What did Casper present at the conference?", "said"),
+        ("What is the numeric value of tempfile.TMP_MAX?", "count"),
     ],
 )
 def test_what_the_question_asks_for(question: str, kind: str) -> None:
@@ -1244,3 +1245,23 @@ def test_the_questions_own_words_are_no_value_or_name(assistant) -> None:
     answerer = assistant.answerer
     assert not answerer._names_beside("See AUTHORS - the authors of the library", who, None)
     assert answerer._names_beside("The library's author is Tom Wallroth.", who, None)
+
+
+def test_a_default_is_a_value_given_as_the_default(assistant) -> None:
+    """ "What is the default huber_loss_delta?" is not answered by its type in backticks;
+    "defaults to 1.0", "(default=100)" and "timeout=5.0" give a default."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    question = Question.parse("What is the default huber_loss_delta in TapasConfig?", None)
+    assert question.kind == "default"
+    for given, answers in [
+        ("huber_loss_delta (`float`, *optional*): Delta used for the regression loss.", False),
+        ("huber_loss_delta (`float`, *optional*, defaults to 1.0): Delta of the loss.", True),
+        ("huber_loss_delta : float, optional (default=1.0) Delta of the loss.", True),
+        ("TapasConfig(huber_loss_delta=1.0): Delta of the regression loss.", True),
+    ]:
+        item = _scored(given, 0.8, 1.0, f"TapasConfig default {given}")
+        reason = answerer.refusal_reason(question, [item], terms)
+        assert (reason == "") is answers, (given, reason)
