@@ -1116,6 +1116,11 @@ def test_what_which_asks_for_anchors_the_name(assistant) -> None:
     assert not answerer._names_beside("A technician solved a glitch in it.", technician, None)
 
 
+def _answerer_and_terms(assistant):
+    """The assistant's answerer and the term statistics of the seed articles."""
+    return assistant.answerer, assistant.retriever.lexical().topic(SEED_SOURCES)
+
+
 def test_a_near_synonym_anchors_a_name_in_the_best_source_for_an_unnamed_subject(
     assistant,
 ) -> None:
@@ -1124,8 +1129,7 @@ def test_a_near_synonym_anchors_a_name_in_the_best_source_for_an_unnamed_subject
     near synonym."""
     from rag.answer import Question
 
-    answerer = assistant.answerer
-    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    answerer, terms = _answerer_and_terms(assistant)
     meme = Question.parse("Who came up with the word 'meme'?", None)
     best = _scored('However, the word "meme" is often misused to mean "meme complex".', 0.56, 0.6)
     said = "Richard Dawkins's term for an idea considered as a replicator."
@@ -1146,8 +1150,7 @@ def test_a_name_after_the_best_answers_only_if_it_names_what_is_asked(assistant)
 
     from rag.answer import Question
 
-    answerer = assistant.answerer
-    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    answerer, terms = _answerer_and_terms(assistant)
     moonshot = Question.parse("What is Moonshot's newest model called?", None)
     listed = _scored("Chinese firms such as Alibaba and Moonshot lead in model releases.", 0.6, 1.0)
     after = _scored("Models like Z.ai's GLM 5.2 lead the newest releases.", 0.4, 1.0)
@@ -1164,8 +1167,7 @@ def test_a_named_after_sentence_leads_with_fewer_asked_words_in_its_source(assis
     fewer of the asked words does not lead."""
     from rag.answer import Question
 
-    answerer = assistant.answerer
-    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    answerer, terms = _answerer_and_terms(assistant)
     allman = Question.parse("Who is the Allman indent style named after?", None)
     best = _scored("It resembles normal indent style in Pascal and ALGOL.", 0.73, 1.0)
     named = _scored(
@@ -1252,8 +1254,7 @@ def test_a_default_is_a_value_given_as_the_default(assistant) -> None:
     "defaults to 1.0", "(default=100)" and "timeout=5.0" give a default."""
     from rag.answer import Question
 
-    answerer = assistant.answerer
-    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    answerer, terms = _answerer_and_terms(assistant)
     question = Question.parse("What is the default huber_loss_delta in TapasConfig?", None)
     assert question.kind == "default"
     for given, answers in [
