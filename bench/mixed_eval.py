@@ -14,7 +14,9 @@ sample of the generated documents (is that document cited?).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -41,6 +43,26 @@ def run_eval(assistant, eval_files: list[Path]) -> dict:
     return {"metrics": report.metrics, "failures": report.failures, "failed_questions": failed}
 
 
+def _draw_free(source: str) -> str:
+    """A generated document's name without its place in the draw ("prose00009_")."""
+    return _DRAW_PLACE.sub("", source)
+
+
+_DRAW_PLACE = re.compile(r"(?<=generated/)(prose|gen)\d+_")
+
+
+def in_this_draw(cases: list, sources: set[str]) -> list:
+    """The cases with their sources renamed to this machine's draw. A file's number is its
+    place in the draw, and prose.py's draw of Debian READMEs is a shuffle of the installed
+    packages: on a machine with other packages the same document has another number."""
+    by_name = {_draw_free(s): s for s in sources}
+    renamed = []
+    for case in cases:
+        here = tuple(s if s in sources else by_name.get(_draw_free(s), s) for s in case.sources)
+        renamed.append(dataclasses.replace(case, sources=here))
+    return renamed
+
+
 def ask_about_documents(assistant, paths: list[Path]) -> dict:
     """Questions people wrote about the generated documents (bench/questions/): per set,
     answerable ones answered with their facts and a citation of their document, and
@@ -51,7 +73,7 @@ def ask_about_documents(assistant, paths: list[Path]) -> dict:
     sources = {s["source"] for s in assistant.sources()}
     results = {}
     for path in paths:
-        cases = [c for c in load_cases([path]) if set(c.sources) <= sources]
+        cases = [c for c in in_this_draw(load_cases([path]), sources) if set(c.sources) <= sources]
         done = [run_case(assistant, c, assistant.settings.top_k) for c in cases]
         answerable = [r for r in done if r.answerable]
         unanswerable = [r for r in done if not r.answerable]

@@ -1045,6 +1045,7 @@ def _continued(text: str, start: int, end: int) -> int:
 
 
 def _kind(text: str) -> str:
+    text = _main_clause(text)
     lowered = text.lower()
     if re.match(r"\W*why\b", lowered):
         return "other"  # a reason: "Why did Sun change the name...?" asks for no name
@@ -1058,17 +1059,18 @@ def _kind(text: str) -> str:
         return "count"
     if _HOW_TO_Q.search(lowered):
         return "how-to"
-    if _DEFAULT_Q.search(lowered):
+    if _DEFAULT_Q.search(lowered) and not _DEFAULT_SUBJECT.match(lowered):
         return "default"
     if _DATE_Q.search(lowered):
         return "date"
-    if _TIME_Q.search(lowered):
+    if _TIME_Q.search(lowered) and not _CONDITION_Q.match(lowered):
         return "time"
     if _EPONYM_Q.search(lowered):
         return "eponym"
     if _ALIAS_Q.search(lowered):
         return "alias"
-    if _NAME_Q.search(lowered):
+    # "How are the steps named?" asks for a way of naming, not for a name.
+    if _NAME_Q.search(lowered) and not re.match(r"\W*how\b", lowered):
         return "name"
     if (
         _SAID_Q.search(lowered)
@@ -1081,6 +1083,31 @@ def _kind(text: str) -> str:
     ):
         return "entity"
     return "other"
+
+
+def _main_clause(text: str) -> str:
+    """The question after a leading clause that sets the scene: "When I use make_pipeline,
+    how are the steps named?" asks how, not when; "If the context manager does not fit,
+    how can I open it directly?" asks how to."""
+    match = _LEADING_CLAUSE.match(text)
+    return text[match.end() :] if match else text
+
+
+_LEADING_CLAUSE = re.compile(
+    r"\W*(?:when|whenever|if|once|after|before|while|since|given|in|for|with|assuming)\b"
+    r"[^,?]*,\s*(?=(?:what|which|who|whom|whose|how|why|where|when|is|are|does|do|can|should"
+    r"|will|would)\b)",
+    re.I,
+)
+# "When does load_lut raise an exception?", "When is it appropriate to pass checked=False?":
+# a condition, not a time.
+_CONDITION_Q = re.compile(
+    r"\W*when (?:does|do|is|are|should|would|will|can|must)\b[^?]*\b(?:raise[sd]?|throws?|"
+    r"fails?|returns?|errors?|warns?|emits?|triggers?|appl(?:y|ies)|called|invoked|used|"
+    r"needed|necessary|required|appropriate|safe|useful|recommended|ignored|skipped|allowed)\b"
+)
+# "What do the default check_* methods verify?" asks what they do, not for a default value.
+_DEFAULT_SUBJECT = re.compile(r"\W*(?:what|which) (?:do|does|did|can|will) the default\b")
 
 
 # "Which RFCs...", "What port...": the noun naming what is asked for.

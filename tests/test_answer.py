@@ -494,6 +494,13 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("What utility program had to be present to run its executables?", "other"),
         ("What did Casper present at the conference?", "said"),
         ("What is the numeric value of tempfile.TMP_MAX?", "count"),
+        # A leading clause sets the scene; the question after it says what is asked.
+        ("When I use make_pipeline, how are the steps named?", "other"),
+        ("When I send a steer event, which event acknowledges the input?", "entity"),
+        ("When a bucket is created, what visibility does it get by default?", "other"),
+        ("When does MorphOp.load_lut raise an exception?", "other"),
+        ("When is it appropriate to pass checked=False?", "other"),
+        ("What do the default check_* methods verify about input parameters?", "other"),
     ],
 )
 def test_what_the_question_asks_for(question: str, kind: str) -> None:
