@@ -184,6 +184,8 @@ _TOKEN = re.compile(r"[\w.’'-]*\w")
 _COUNT_Q = re.compile(
     r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b"
     r"|\b(numeric|numerical) value\b"
+    # "What is the maximum number of devices on a chain?"
+    r"|\bwhat(?:'s| is| was| are| were)? the (?:[a-z]+ )?number of\b"
 )
 _NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
 # "What is another name for the Lanczos window?" asks for an alias, often no proper name
@@ -288,6 +290,11 @@ _ACRONYM = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*\b")
 _LINKING = frozenset(["of", "for", "and", "the", "a", "an", "to", "in", "on", "with", "&"])
 _LIGHT_VERBS = ("be", "do", "get", "go", "have", "make", "put", "run", "set", "take", "use")
 MIN_SENTENCE_WORDS = 3
+# ">>> from sklearn.pipeline import make_pipeline" is close to any question naming
+# make_pipeline and says nothing about it.
+_IMPORT_LINE = re.compile(
+    r"\s*(?:>>>|\.\.\.)?\s*(?:from\s+[\w.]+\s+)?import\s+[\w.]+(?:\s*,\s*[\w.]+|\s+as\s+\w+)*\s*$"
+)
 _DIGIT_OF = {
     w: str(n)
     for n, w in enumerate(
@@ -470,6 +477,7 @@ class ExtractiveAnswerer:
                     len(words(sentence.text)) < MIN_SENTENCE_WORDS
                     or _asks(sentence.text)
                     or _heading(sentence.text, passage.title)
+                    or _IMPORT_LINE.match(sentence.text)
                 ):
                     continue
                 # The sentence before names who "he" is; the passage is its context.

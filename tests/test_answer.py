@@ -494,6 +494,7 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("What utility program had to be present to run its executables?", "other"),
         ("What did Casper present at the conference?", "said"),
         ("What is the numeric value of tempfile.TMP_MAX?", "count"),
+        ("What is the maximum number of devices on a JTAG chain?", "count"),
         # A leading clause sets the scene; the question after it says what is asked.
         ("When I use make_pipeline, how are the steps named?", "other"),
         ("When I send a steer event, which event acknowledges the input?", "entity"),
@@ -1273,3 +1274,27 @@ def test_a_default_is_a_value_given_as_the_default(assistant) -> None:
         item = _scored(given, 0.8, 1.0, f"TapasConfig default {given}")
         reason = answerer.refusal_reason(question, [item], terms)
         assert (reason == "") is answers, (given, reason)
+
+
+def test_an_import_line_is_no_answer(tmp_path, make_assistant) -> None:
+    """ ">>> from scipy.interpolate import BSpline" sits close to any question naming
+    BSpline and says nothing about it: it was the whole answer to "Does BSpline extrapolate
+    by default?" above the sentence saying it does."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "bspline.txt": (
+                "scipy.interpolate.BSpline (class)\n\n"
+                "Univariate spline in the B-spline basis.\n\n"
+                "Examples\n--------\n"
+                ">>> from scipy.interpolate import BSpline\n"
+                ">>> spline = BSpline(t, c, k)\n\n"
+                "Outside the base interval, BSpline extrapolates the first and last polynomial "
+                "pieces of the B-spline functions active there.\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "Does scipy's BSpline extrapolate by default?")
+    assert "extrapolates the first and last" in answer.citations[0].quote, answer.text
+    assert all("import" not in c.quote for c in answer.citations), answer.text
