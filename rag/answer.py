@@ -203,12 +203,14 @@ _ALIAS = re.compile(
 # "When did...", not "which key ... when resizing": a clause with "when" asks for no time.
 _TIME_Q = re.compile(
     r"^\W*when\b|\bwhen (did|does|do|was|were|is|are|will|would|has|have|had|can|could)\b"
-    r"|\b(what|which)( (is|was|were|are))?( the)? (year|month|time)\b"
+    r"|\b(what|which)( (is|was|were|are))?( the)? (month|time)\b"
 )
 # "What was the exact date...": "a week ago" tells when, not the date.
 _DATE_Q = re.compile(
     r"\b(what|which)( (is|was|were|are))?( the)?( exact| precise| specific)? (date|day)\b"
     r"|\bon what (date|day)\b"
+    # "In what year...?" asks for a year: "a week ago" does not give one.
+    r"|\b(what|which)( (is|was|were|are))?( the)? year\b"
 )
 # What "how many" counts or "how much" measures: "How many levels are defined..." ->
 # levels, "How much RAM did it ship with?" -> RAM ("a 64-bit architecture" is no amount
@@ -272,6 +274,11 @@ _VALUE_KINDS = frozenset(
 # Kinds whose evidence says so in words no other sentence uses by chance ("named after",
 # "also known as", the letters spelled out), unlike a number or a time.
 _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
+# Kinds whose value a sentence of the best's own source may give with fewer of the
+# question's words: "When a hacker from MIT visited Stanford in 1976" under "he started
+# calling it El Camino Double Precision" for "In what year did the MIT hacker visit...?"
+# (a date is as particular as a spelled-out name; "a week ago", a time, is not).
+_SAME_SOURCE_KINDS = frozenset([*_SPELLED_KINDS, "date"])
 # "Who is the Allman indent style named after?" asks whose name it carries: "named after
 # Eric Allman", not "It resembles normal indent style in Pascal and ALGOL".
 _EPONYM_Q = re.compile(r"\bnamed (after|for)\b|\bin hono(u)?r of\b")
@@ -609,7 +616,7 @@ class ExtractiveAnswerer:
                 (
                     ranked[i].coverage >= ranked[0].coverage
                     or (
-                        question.kind in _SPELLED_KINDS
+                        question.kind in _SAME_SOURCE_KINDS
                         and ranked[i].sentence.source == ranked[0].sentence.source
                     )
                 )
@@ -854,6 +861,7 @@ class ExtractiveAnswerer:
             # A capital opens any sentence; an identifier is a name wherever it stands.
             if (
                 (i > 0 and (t.lstrip("'’")[:1].isupper() or t[0].isdigit()))
+                or (i == 0 and _unknown_capitalised(t))
                 or "_" in t
                 or t.strip("'’") in quoted
                 or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], head)
@@ -1355,6 +1363,19 @@ def _coined(token: str, beside: list[str], head: str) -> bool:
         return False
     return (
         not _ENGLISH_ENDING.search(token)
+        and not set(stems(token, drop=frozenset())) & _dictionary()
+    )
+
+
+def _unknown_capitalised(token: str) -> bool:
+    """A capitalised opening word no dictionary holds is a name, as it is anywhere else:
+    "Teyjus is an implementation of Lambda Prolog." ("Modern Korean..." opens with a word)."""
+    token = token.strip("'’")
+    return (
+        len(token) >= 3
+        and token[0].isupper()
+        and token.isalpha()
+        and not _ENGLISH_ENDING.search(token.lower())
         and not set(stems(token, drop=frozenset())) & _dictionary()
     )
 

@@ -483,7 +483,7 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("Which key must the size dictionary contain when resizing?", "entity"),
         ("What are the core arguments of the Gradio Interface class?", "other"),
         ("When was the first beta released?", "time"),
-        ("In which year did it happen, and when did it end?", "time"),
+        ("In which year did it happen, and when did it end?", "date"),  # a year: a date
         ("What did Casper argue about cooperation?", "said"),
         ("What is the name of Z.ai's model?", "name"),
         ("If I leave the port number out of an HTTP URL, which port gets used?", "entity"),
@@ -495,6 +495,7 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("What did Casper present at the conference?", "said"),
         ("What is the numeric value of tempfile.TMP_MAX?", "count"),
         ("What is the maximum number of devices on a JTAG chain?", "count"),
+        ("In what year did the MIT hacker visit Stanford?", "date"),
         # A leading clause sets the scene; the question after it says what is asked.
         ("When I use make_pipeline, how are the steps named?", "other"),
         ("When I send a steer event, which event acknowledges the input?", "entity"),
@@ -1298,3 +1299,60 @@ def test_an_import_line_is_no_answer(tmp_path, make_assistant) -> None:
     answer = answered(assistant, "Does scipy's BSpline extrapolate by default?")
     assert "extrapolates the first and last" in answer.citations[0].quote, answer.text
     assert all("import" not in c.quote for c in answer.citations), answer.text
+
+
+LAMBDA_PROLOG = (
+    "lambda prolog (FOLDOC entry)\n\n"
+    "<language> An extension of standard Prolog defined by Dale A. Miller and Gopalan "
+    "Nadathur in 1986, in which terms are strongly typed lambda terms.  Clauses are higher "
+    "order hereditary Harrop formulas.\n\n"
+    "The Prolog/Mali compiler compiles Lambda Prolog for the MALI abstract memory system.\n\n"
+    "Teyjus is an implementation of Lambda Prolog.\n"
+)
+EL_CAMINO = (
+    "el camino bignum (FOLDOC entry)\n\n"
+    "<humour> The road mundanely called El Camino Real, a road through the San Francisco "
+    "peninsula that originally extended all the way down to Mexico City.  El Camino Real "
+    "runs right past Stanford University.\n\n"
+    "When a hacker from MIT visited Stanford in 1976, he remarked what a long road El Camino "
+    'Real was.  Making a pun on "real", he started calling it "El Camino Double Precision" - '
+    "but when the hacker was told that the road was hundreds of miles long, he renamed it "
+    '"El Camino Bignum", and that name has stuck.\n'
+)
+
+
+def test_a_name_opening_its_sentence_answers_which(tmp_path, make_assistant) -> None:
+    """A capital opens every sentence, so an opening word was never taken for a name, and
+    "Teyjus is an implementation of Lambda Prolog." did not answer "Can you name an
+    implementation of Lambda Prolog?". A capitalised opening word no dictionary holds is a
+    name."""
+    # Other entries, so that "Teyjus" is not a word of every passage (vocabulary).
+    entries = {
+        "prolog.txt": "PROgramming in LOGic. A logic programming language invented by Alain "
+        "Colmerauer in 1970. Prolog programs are built from clauses and queries.",
+        "lisp.txt": "LISt Processing language. A language designed by John McCarthy in 1958 "
+        "for symbolic computation with lists.",
+        "haskell.txt": "A lazy functional programming language named after the logician "
+        "Haskell Curry. Its type system supports type classes.",
+        "ml.txt": "Meta Language. A strict functional language with polymorphic type "
+        "inference, first used in the LCF theorem prover.",
+    }
+    documents = {name: f"{name[:-4]} (FOLDOC entry)\n\n{text}\n" for name, text in entries.items()}
+    assistant = assistant_over(
+        make_assistant, tmp_path / "docs", {"lambda_prolog.txt": LAMBDA_PROLOG, **documents}
+    )
+    answer = answered(assistant, "Can you name an implementation of Lambda Prolog?")
+    assert "Teyjus" in answer.citations[0].quote, answer.text
+
+
+def test_a_year_may_come_from_a_sentence_saying_less(tmp_path, make_assistant) -> None:
+    """ "In what year did the MIT hacker ... give El Camino Real its nickname?" asks for a
+    year: the sentence about the nickname covers more of the question and gives none; the
+    one before it in the same entry gives 1976 and answers."""
+    assistant = assistant_over(make_assistant, tmp_path / "docs", {"bignum.txt": EL_CAMINO})
+    answer = answered(
+        assistant,
+        'In what year did the MIT hacker visit Stanford and give El Camino Real its "Bignum" '
+        "nickname?",
+    )
+    assert "1976" in answer.citations[0].quote, answer.text
