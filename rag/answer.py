@@ -187,6 +187,17 @@ _COUNT_Q = re.compile(
     # "What is the maximum number of devices on a chain?"
     r"|\bwhat(?:'s| is| was| are| were)? the (?:[a-z]+ )?number of\b"
 )
+# "How much did an IBM 704 cost?", "What was the launch price of the Commodore 64?": a
+# sum of money answers, not "released free to the Internet on 13 October 1994".
+_PRICE_Q = re.compile(
+    r"\bhow much\b[^?]*\b(cost|costs|charge[sd]?|pay|paid|sell|sold|sells|spend|spent)\b"
+    r"|\b(what|which)\b[^?]*\b(price[sd]?|pricing|fees?)\b"
+)
+_PRICE = re.compile(
+    r"[$£€¥]\s?\d|\b\d[\d,.]*\s?(dollars|usd|pounds|euros|yen|cents|bucks)\b"
+    r"|\b(US|USD|EUR|GBP)\s?\$?\d|\bfree of charge\b|\bcosts? nothing\b",
+    re.I,
+)
 _NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
 # "What is another name for the Lanczos window?" asks for an alias, often no proper name
 # ("also known as a sinc window"): the evidence must give one as an alias.
@@ -269,7 +280,7 @@ _HOW_TO_Q = re.compile(
 # Kinds whose answer is a value in the sentence (a time, a number, an address): of two
 # sentences as close to the question, the one giving the value answers.
 _VALUE_KINDS = frozenset(
-    ["alias", "contact", "count", "date", "default", "eponym", "expansion", "time"]
+    ["alias", "contact", "count", "date", "default", "eponym", "expansion", "price", "time"]
 )
 # Kinds whose evidence says so in words no other sentence uses by chance ("named after",
 # "also known as", the letters spelled out), unlike a number or a time.
@@ -352,7 +363,8 @@ class Question:
     text: str
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
-    # What the answer must contain: contact, count, how-to, date, time, name, said, entity, other.
+    # What the answer must contain: contact, count, price, how-to, date, time,
+    # name, said, entity, other.
     kind: str
     follows: bool = False  # asked after earlier questions, whose words it may lean on
 
@@ -698,6 +710,8 @@ class ExtractiveAnswerer:
             _NUMBER.search(unasked) and self._number_beside(best.sentence.text, question)
         ):
             return "the question asks for a number and the evidence gives none beside it"
+        if question.kind == "price" and not _PRICE.search(unasked):
+            return "the question asks for a price and the evidence gives none"
         if question.kind == "default" and not (
             _VALUE.search(unasked) and _DEFAULT_GIVEN.search(best.sentence.text)
         ):
@@ -760,9 +774,15 @@ class ExtractiveAnswerer:
         mentions Gradio."""
         names = self.names(question, terms)
         models = _model_numbers(question.text)
-        if not names and not models:
+        numbers = _numbers_after_names(question.text)
+        if not names and not models and not numbers:
             return ""
         text = f"{lead.title} {document_text(lead.sentence.source)}"
+        for number in numbers:
+            if not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w])", text):
+                # "How much did an IBM 704 cost?" is not answered by "IBM introduced the
+                # Advanced 36 for $9,000", from a text never naming the 704.
+                return f"the source does not mention {number}"
         spelled = re.sub(r"[\W_]+", "", text.lower()) if models else ""
         for model in models:
             if re.sub(r"[\W_]+", "", model.lower()) not in spelled:
@@ -1071,6 +1091,8 @@ def _kind(text: str) -> str:
     if _CONTACT_Q.search(lowered) and (not head or _CONTACT_Q.match(head)):
         # "...an HTTP URL, which port gets used?" asks for a port, not for a URL.
         return "contact"
+    if _PRICE_Q.search(lowered):
+        return "price"
     if _COUNT_Q.search(lowered):
         return "count"
     if _HOW_TO_Q.search(lowered):
@@ -1311,6 +1333,18 @@ def _model_numbers(question: str) -> list[str]:
     """The names in a question with a digit in them (System/36, Z8000, FAT32): each names
     one model of a thing."""
     return [name for name in _focus(question).split() if any(c.isdigit() for c in name)]
+
+
+def _numbers_after_names(question: str) -> list[str]:
+    """ "IBM 704", "Commodore 64": the number after a name is the model's own ("The 704"
+    in its text, often without the maker's name); a year is none."""
+    found = []
+    for run in filter(None, _focus(question).split(" and ")):
+        name = run.split()[-1]
+        after = re.search(rf"(?<![\w.]){re.escape(name)}\s+(\d[\w.]*\w|\d)(?![\w.])", question)
+        if after and not re.fullmatch(r"(1[89]|20)\d\d", after.group(1)):
+            found.append(after.group(1))
+    return found
 
 
 def _focus(question: str) -> str:

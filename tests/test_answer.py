@@ -496,6 +496,9 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("What is the numeric value of tempfile.TMP_MAX?", "count"),
         ("What is the maximum number of devices on a JTAG chain?", "count"),
         ("In what year did the MIT hacker visit Stanford?", "date"),
+        ("How much did an IBM 704 cost?", "price"),
+        ("What is the price of a Netscape Navigator license?", "price"),
+        ("How much faster is orjson than json?", "count"),
         # A leading clause sets the scene; the question after it says what is asked.
         ("When I use make_pipeline, how are the steps named?", "other"),
         ("When I send a steer event, which event acknowledges the input?", "entity"),
@@ -1356,3 +1359,27 @@ def test_a_year_may_come_from_a_sentence_saying_less(tmp_path, make_assistant) -
         "nickname?",
     )
     assert "1976" in answer.citations[0].quote, answer.text
+
+
+def test_a_price_is_a_sum_of_money_for_the_model_asked(tmp_path, make_assistant) -> None:
+    """ "How much did an IBM 704 cost?": "32k words" is no price, and "the Advanced 36 for
+    $9,000" is another machine's, from a text that never names the 704."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "ibm_704.txt": (
+                "IBM 704 (FOLDOC entry)\n\n"
+                "The first computer from IBM with floating-point arithmetic, introduced in "
+                "1954. The 704 and the IBM 709 represented a step forward from the IBM 650's "
+                "drum storage, with core memory of up to 32k words.\n"
+            ),
+            "system_36.txt": (
+                "IBM System/36 (FOLDOC entry)\n\n"
+                "A mid-range computer introduced in 1983, popular for its low cost. In 1994, "
+                "IBM introduced the Advanced 36 for $9,000.\n"
+            ),
+        },
+    )
+    answer = assistant.ask("How much did an IBM 704 cost?")
+    assert answer.refused, answer.text
