@@ -198,7 +198,8 @@ _PRICE = re.compile(
     r"|\b(US|USD|EUR|GBP)\s?\$?\d|\bfree of charge\b|\bcosts? nothing\b",
     re.I,
 )
-_NAME_Q = re.compile(r"\bname[ds]?\b|\bcalled\b|\btitled\b")
+# "...a proto with the same name" asks for no name.
+_NAME_Q = re.compile(r"(?<!same )\bname[ds]?\b|\bcalled\b|\btitled\b")
 # "What is another name for the Lanczos window?" asks for an alias, often no proper name
 # ("also known as a sinc window"): the evidence must give one as an alias.
 _ALIAS_Q = re.compile(

@@ -497,6 +497,7 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("What is the maximum number of devices on a JTAG chain?", "count"),
         ("In what year did the MIT hacker visit Stanford?", "date"),
         ("How much did an IBM 704 cost?", "price"),
+        ("What error does Add raise if a proto with the same name is added?", "other"),
         ("What is the price of a Netscape Navigator license?", "price"),
         ("How much faster is orjson than json?", "count"),
         # A leading clause sets the scene; the question after it says what is asked.
