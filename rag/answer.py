@@ -620,10 +620,26 @@ class ExtractiveAnswerer:
             return ranked, reason
         names = self.names(question, terms)
         named = min(1, len(names & set(stems(ranked[0].context))))
-        for i in range(1, len(ranked)):
-            if ranked[i].score < ranked[0].score - MARGIN:
-                break
-            if (
+        near = [i for i in range(1, len(ranked)) if ranked[i].score >= ranked[0].score - MARGIN]
+        # 'loss : str, default="hinge"' scores low (a short line of jargon) for "What is the
+        # default loss of PassiveAggressiveClassifier?" under the class's deprecation
+        # notice, and covers more of the question: a value line of the best's own source,
+        # within twice the margin, the one covering most first.
+        weights = {w: terms.idf(_stem(w)) for w in question.key_terms}
+        own = {
+            i: self.coverage(weights, ranked[i].sentence.meaning)
+            for i in range(len(near) + 1, len(ranked))
+            if question.kind in _VALUE_KINDS
+            and ranked[i].score >= ranked[0].score - 2 * MARGIN
+            and ranked[i].sentence.source == ranked[0].sentence.source
+            and ranked[i].coverage > ranked[0].coverage
+        }
+        # Every parameter line shares the class's name as context: the one naming most of
+        # the question itself ("loss", "default") first.
+        further = sorted(own, key=lambda i: -own[i])
+
+        def answers(i: int) -> bool:
+            return bool(
                 # Less of the question's words may be about it in the same document
                 # ("named after Eric Allman" under "1TBS Allman style").
                 (
@@ -649,12 +665,17 @@ class ExtractiveAnswerer:
                     terms,
                     strict=bool(names) or ranked[i].sentence.source != ranked[0].sentence.source,
                 )
-            ):
-                return [ranked[i], *ranked[:i], *ranked[i + 1 :]], ""
-        follow = self._value_after(question, ranked, terms)
-        if follow is not None:
-            return [follow, *(r for r in ranked if r.sentence.id != follow.sentence.id)], ""
-        return ranked, reason
+            )
+
+        chosen = next((i for i in near if answers(i)), None)
+        if chosen is None:
+            follow = self._value_after(question, ranked, terms)
+            if follow is not None:
+                return [follow, *(r for r in ranked if r.sentence.id != follow.sentence.id)], ""
+            chosen = next((i for i in further if answers(i)), None)
+        if chosen is None:
+            return ranked, reason
+        return [ranked[chosen], *ranked[:chosen], *ranked[chosen + 1 :]], ""
 
     def _value_after(
         self, question: Question, ranked: list[ScoredSentence], terms: TopicTerms

@@ -554,8 +554,9 @@ def test_of_two_close_sentences_the_one_giving_the_time_leads(tmp_path, make_ass
     lead, reason = assistant.answerer.lead(question, [undated, dated], terms)
     assert reason == ""
     assert lead[0] is dated
-    # Far below the best, a sentence with a date does not take over.
-    undated.score = dated.score + 2 * MARGIN
+    # Far below the best, a sentence with a date does not take over (a line of the best's
+    # own source covering more of the question may, down to twice the margin).
+    undated.score = dated.score + 2.5 * MARGIN
     assert assistant.answerer.lead(question, [undated, dated], terms)[1]
 
 
@@ -1384,3 +1385,38 @@ def test_a_price_is_a_sum_of_money_for_the_model_asked(tmp_path, make_assistant)
     )
     answer = assistant.ask("How much did an IBM 704 cost?")
     assert answer.refused, answer.text
+
+
+def test_a_value_line_of_the_best_source_may_score_lower(corpus_copy, make_assistant) -> None:
+    """'loss : str, default="hinge"' scores low (a short line of jargon) under the
+    class's deprecation notice for "What is the default loss of PassiveAggressiveClassifier?"
+    (0.15 below it in the mixed index), and covers more of the question: it answers, before
+    "C : float, default=1.0", which names less of the question itself."""
+    import numpy as np
+
+    from rag.answer import Question, ScoredSentence
+    from rag.index import StoredSentence
+    from rag.retrieve import TopicTerms
+
+    answerer = make_assistant(corpus_copy).answerer
+    question = Question.parse("What is the default loss of PassiveAggressiveClassifier?", None)
+    title = "sklearn.linear_model.PassiveAggressiveClassifier (class)"
+
+    def scored(n: int, text: str, score: float, coverage: float) -> ScoredSentence:
+        sentence = StoredSentence(f"s{n}", "pa.txt", 0, len(text), 0, text, np.zeros(384), text)
+        return ScoredSentence(sentence, title, score, coverage, context=f"{title} {text}")
+
+    ranked = [
+        scored(
+            0, "The whole class `PassiveAggressiveClassifier` was deprecated in 1.8.", 0.575, 0.49
+        ),
+        scored(1, "C : float, default=1.0 Aggressiveness parameter.", 0.433, 0.66),
+        scored(2, 'loss : str, default="hinge" The loss function to be used.', 0.426, 0.84),
+        scored(3, "tol : float, default=1e-3 The stopping criterion.", 0.30, 0.90),
+    ]
+    terms = TopicTerms(
+        size=500.0, df={"default": 60.0, "loss": 8.0, "passiveaggressiveclassifi": 2.0}
+    )
+    led, reason = answerer.lead(question, ranked, terms)
+    assert not reason
+    assert led[0].sentence.id == "s2", [r.sentence.text for r in led]
