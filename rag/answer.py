@@ -187,8 +187,8 @@ _COUNT_Q = re.compile(
     # "What is the maximum number of devices on a chain?"
     r"|\bwhat(?:'s| is| was| are| were)? the (?:[a-z]+ )?number of\b"
 )
-# "How much did an IBM 704 cost?", "What was the launch price of the Commodore 64?": a
-# sum of money answers, not "released free to the Internet on 13 October 1994".
+# "How much did an IBM 704 cost?", "How much does it cost to use Fable 5?": a sum of
+# money answers, not "released free to the Internet on 13 October 1994".
 _PRICE_Q = re.compile(
     r"\bhow much\b[^?]*\b(cost|costs|charge[sd]?|pay|paid|sell|sold|sells|spend|spent)\b"
     r"|\b(what|which)\b[^?]*\b(price[sd]?|pricing|fees?)\b"
