@@ -45,8 +45,10 @@ chromium:
 		echo "      the browser tests (pytest -m browser) will be skipped."; \
 	fi
 
+# Two workers, one test file each at a time (module fixtures are built once): the suite
+# is mostly model and subprocess start-ups, and 2 cores run it in about 7 minutes, not 9.
 test: install lint chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 	$(MAKE) --no-print-directory eval
 
 # --compare adds the baselines' table (a few seconds: they reuse the question vectors).
