@@ -148,6 +148,23 @@ def _wraps(previous: str, line: str) -> bool:
     return bool(open_end and _CARRIES_ON.match(line))
 
 
+_BULLET = re.compile(r"^\s*([-*+•]\s|\d+[.)]\s)")
+
+
+def _continues_item(previous: str, line: str) -> bool:
+    """A list item wrapped over lines is one sentence: "* **default_encoding** - The
+    default encoding to use for decoding" / "response text, if no charset ...". The item
+    stops mid-sentence and the next line carries on in lower case or indented under it."""
+    return bool(
+        _BULLET.match(previous)
+        and _OPEN_END.search(previous)
+        and _is_prose(line)
+        and not _ITEM.match(line)
+        and not _CODE.match(line)
+        and (_CARRIES_ON.match(line) or _indent(line) > _indent(previous))
+    )
+
+
 def _line_runs(text: str) -> list[tuple[int, int]]:
     """(start, end) of the units Punkt reads: each line, or in hard-wrapped text each
     run of consecutive prose lines, so a sentence wrapped over lines stays whole; in
@@ -161,10 +178,11 @@ def _line_runs(text: str) -> list[tuple[int, int]]:
         previous = text[runs[-1][0] : runs[-1][1]].rsplit("\n", 1)[-1] if runs else ""
         if (
             runs
-            and _is_prose(line)
-            and _is_prose(previous)
             and runs[-1][1] == offset - 1
-            and (wrapped or _wraps(previous, line))
+            and (
+                (_is_prose(line) and _is_prose(previous) and (wrapped or _wraps(previous, line)))
+                or _continues_item(previous, line)
+            )
         ):
             runs[-1] = (runs[-1][0], end)
         else:
@@ -230,7 +248,7 @@ def _strip_span(line: str, start: int, end: int) -> tuple[int, int]:
 
 
 # Raise when the splitting rules change, so existing indexes are re-split on next ingest.
-CHUNKING_VERSION = 7
+CHUNKING_VERSION = 8
 
 
 def chunking_signature(max_tokens: int) -> str:

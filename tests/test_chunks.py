@@ -169,6 +169,34 @@ def test_headlines_and_list_items_without_punctuation_are_separate_sentences() -
     ]
 
 
+def test_a_list_item_wrapped_over_lines_is_one_sentence() -> None:
+    """httpx's Client docstring wraps its parameter items: the line after an item that
+    stops mid-sentence carries the sentence on (in lower case, or indented under it);
+    an item that ends, the next item and a line of code stay apart."""
+    text = (
+        "* **default_encoding** - *(optional)* The default encoding to use for decoding\n"
+        "response text, if no charset information is included in a response Content-Type\n"
+        "header. Set to a callable for automatic character set detection.\n"
+        "- Install the extra with\n"
+        "  Pip, or build it yourself.\n"
+        "- A finished item.\n"
+        "Then a new sentence.\n"
+        "- Run the tool\n"
+        "   x = run(1)\n"
+    )
+    assert [text[s:e] for s, e, _ in sentence_spans(text)] == [
+        "* **default_encoding** - *(optional)* The default encoding to use for decoding\n"
+        "response text, if no charset information is included in a response Content-Type\n"
+        "header.",
+        "Set to a callable for automatic character set detection.",
+        "- Install the extra with\n  Pip, or build it yourself.",
+        "- A finished item.",
+        "Then a new sentence.",
+        "- Run the tool",
+        "x = run(1)",
+    ]
+
+
 def test_one_overlong_sentence_still_becomes_a_passage() -> None:
     text = " ".join(["word"] * 300) + "."
     passages = split_document(Document(source="long.txt", title="t", text=text), 16)
