@@ -128,6 +128,8 @@ _FRAMING = frozenset(
         "titled",
         "take",
         "place",
+        "refer",  # what does X refer to
+        "refers",
     ]
 )
 # Words naming the form of the answer ("What does the acronym ONNX stand for?"): no key
@@ -600,14 +602,16 @@ class ExtractiveAnswerer:
         elif defined:
             # "What is iteration?": "Iteration in programs is expressed using a loop"
             # scores above "Repetition of a sequence of instructions", the entry's opening;
-            # a sentence that says what the thing is answers first.
+            # a sentence that says what the thing is answers first, and one saying it of
+            # the very term before one saying it of something else ('A "greenlet", on the
+            # other hand, is a still more primitive notion' under "Greenlets are
+            # lightweight coroutines").
+            best = _definition_rank(defined, ranked[0])
             for i, item in enumerate(ranked[1:], start=1):
                 if item.score < ranked[0].score - DEFINITION_MARGIN:
                     break
-                if (
-                    _defines(defined, item)
-                    and not _defines(defined, ranked[0])
-                    and not self.refusal_reason(question, ranked[i:], terms)
+                if _definition_rank(defined, item) > best and not self.refusal_reason(
+                    question, ranked[i:], terms
                 ):
                     ranked = [item, *ranked[:i], *ranked[i + 1 :]]
                     break
@@ -616,7 +620,7 @@ class ExtractiveAnswerer:
             means = _means_after(ranked)
             if means is not None:
                 return [means, *(r for r in ranked if r.sentence.id != means.sentence.id)], ""
-        if not reason or question.kind not in (*_VALUE_KINDS, "name", "entity"):
+        if not reason or question.kind not in (*_VALUE_KINDS, "name", "entity", "said"):
             return ranked, reason
         names = self.names(question, terms)
         named = min(1, len(names & set(stems(ranked[0].context))))
@@ -749,7 +753,9 @@ class ExtractiveAnswerer:
             return "the question asks whom or what it is named after and the evidence says not"
         if question.kind == "alias" and not _ALIAS.search(best.sentence.text):
             return "the question asks for another name and the evidence gives none"
-        if question.kind == "said" and not _SPEECH.search(best.sentence.text):
+        if question.kind == "said" and not (
+            _SPEECH.search(best.sentence.text) or _reports_asked(question.text, best.sentence.text)
+        ):
             return "the question asks what someone said and the evidence reports no statement"
         if question.kind in ("name", "entity") and not self._names_beside(
             best.sentence.text, question, terms, strict
@@ -894,6 +900,11 @@ class ExtractiveAnswerer:
         ]
         # Function words ('by the', 'such as') do not separate a name from what it names.
         tokens = [t for t in _TOKEN.findall(sentence) if not (t.islower() and t in stopwords())]
+        person = bool(_WHO_Q.match(question.text.lower())) or head in _ORGANISATION_HEADS
+        if person:
+            # A person or a company is no date, and a date does not separate one from what
+            # they did: "perfected on 29 January 1901 by Allen B DuMont".
+            tokens = [t for t in tokens if not (_MONTH.fullmatch(t) or _DAY_OR_YEAR.fullmatch(t))]
         quoted = set(_QUOTED.findall(sentence)) | set(_SINGLE_QUOTED.findall(sentence))
         # "written by `@progrium`": a handle names someone.
         quoted |= set(_HANDLE.findall(sentence))
@@ -917,9 +928,10 @@ class ExtractiveAnswerer:
             # what the question already says.
             and not (t.isupper() and _expands(t, question.text))
         ]
-        if _WHO_Q.match(question.text.lower()):
+        if person:
             # "Who created SQLAlchemy?" asks for a person: `psycopg_pool` beside "Create"
-            # is code, and 1.3 a version.
+            # is code, and 1.3 a version; "Which company manufactured the ILLIAC IV?" for
+            # a company, not "$31 million by 1972".
             handles = set(_HANDLE.findall(sentence))
             name_at = [
                 i for i in name_at if tokens[i].lstrip("'’")[:1].isupper() or tokens[i] in handles
@@ -1145,6 +1157,15 @@ def _kind(text: str) -> str:
     return "other"
 
 
+def _reports_asked(question: str, sentence: str) -> bool:
+    """Whether the sentence uses the question's own word for what was said: "He also
+    proposed the fetch-execute cycle" reports what "Which cycle did von Neumann propose?"
+    asks for, as "estimated in initial predictions to be 1000 MFLOPS" does for "the
+    initial predictions"."""
+    asked = {_stem(m.group(1)) for m in _SAID_Q.finditer(question.lower()) if m.group(1)}
+    return bool(asked & set(stems(sentence, drop=frozenset())))
+
+
 def _main_clause(text: str) -> str:
     """The question after a leading clause that sets the scene: "When I use make_pipeline,
     how are the steps named?" asks how, not when; "If the context manager does not fit,
@@ -1178,6 +1199,39 @@ _ASKED_NOUN = re.compile(
     re.I,
 )
 
+
+# "Which company...?", "Which university...?": the answer is a proper name.
+_ORGANISATION_HEADS = frozenset(
+    [
+        "company",
+        "companies",
+        "firm",
+        "firms",
+        "corporation",
+        "corporations",
+        "organisation",
+        "organisations",
+        "organization",
+        "organizations",
+        "vendor",
+        "vendors",
+        "manufacturer",
+        "manufacturers",
+        "maker",
+        "makers",
+        "publisher",
+        "publishers",
+        "university",
+        "universities",
+        "agency",
+        "agencies",
+    ]
+)
+_DAY_OR_YEAR = re.compile(r"\d{1,4}(?:st|nd|rd|th|s)?")
+_MONTH = re.compile(
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?|January|February|March|"
+    r"April|June|July|August|September|October|November|December"
+)
 
 # "Which part of the address...": the answer describes ("the middle address bits"), names
 # nothing.
@@ -1288,6 +1342,26 @@ def _defines(term: str, item: ScoredSentence) -> bool:
     return bool(copula) and bool(set(stems(copula.group("before"))) & set(stems(term)))
 
 
+# "Greenlets are lightweight coroutines": the term itself, then a copula and what it is
+# (not "is often expressed", "are not", "are widely used").
+_TERM_COPULA = re.compile(
+    r"^\W*(?:(?:an?|the)\s+)?(?P<before>[^,;:()]{1,60}?)\s+(?:is|are|was|were)\s+"
+    r"(?!not\b|\w+(?:ed|ly|ing)\b)\w",
+    re.I,
+)
+
+
+def _definition_rank(term: str, item: ScoredSentence) -> int:
+    """2: the sentence opens the text under a heading naming the term, or says "<term>
+    is ..."; 1: it says what something it names with the term is; 0: neither."""
+    if item.opening:
+        return 2
+    copula = _TERM_COPULA.match(item.sentence.text)
+    if copula and stems(copula.group("before")) == stems(term):
+        return 2
+    return 1 if _defines(term, item) else 0
+
+
 def _acronym(question: str) -> str:
     """The acronym a question asks about ("ONNX", "SECDED"), or ""."""
     found = _ACRONYM.findall(question)
@@ -1296,15 +1370,38 @@ def _acronym(question: str) -> str:
 
 def _expands(acronym: str, text: str) -> bool:
     """Whether the sentence spells the acronym out: consecutive words, each giving the
-    acronym's next letters in order from inside it, most of them by their initial, linking
+    acronym's next letters (see `given`), most of them by their initial, linking
     words aside ("Open Neural Network Exchange", the X of eXtensible Markup Language,
     "Single Error Correction, Double Error Detection"). Acronyms themselves (MVS/SP) spell
     nothing out."""
     letters = "".join(c.lower() for c in acronym if c.isalpha())
-    found = re.findall(r"[A-Za-z][\w'’]*|&", text)
-    tokens = [t.lower() for t in found if not (len(t) > 1 and t.isupper())]
+    found = [t for t in re.findall(r"[A-Za-z][\w'’]*|&", text) if not (len(t) > 1 and t.isupper())]
+    tokens = [t.lower() for t in found]
     if len(letters) < 2:
         return False
+
+    def given(at: int, j: int) -> tuple[int, list[int]]:
+        """Where in the word its first letter for the acronym stands, and how far into
+        the acronym each further letter it gives reaches. A word opening with its letter
+        goes on with the letters that follow (FORmula TRANslation) or its capitals
+        (HyperText); one that does not gives one letter (the X of eXtensible):
+        "flip-flops and proGrAmmable" spells no FPGA."""
+        word = tokens[j]
+        first = word.find(letters[at])
+        if first < 0:
+            return first, []
+        ends = [at + 1]
+        if first == 0:
+            last = 0
+            for k in range(1, len(word)):
+                if (
+                    ends[-1] < len(letters)
+                    and word[k] == letters[ends[-1]]
+                    and (k == last + 1 or found[j][k].isupper())
+                ):
+                    ends.append(ends[-1] + 1)
+                    last = k
+        return first, ends
 
     def spelled(at: int, j: int, words: int, initials: int) -> bool:
         if at == len(letters):
@@ -1314,15 +1411,9 @@ def _expands(acronym: str, text: str) -> bool:
         word = tokens[j]
         if word in _LINKING and at > 0 and spelled(at, j + 1, words, initials):
             return True
-        first = word.find(letters[at])
+        first, ends = given(at, j)
         if first < 0 or (at == 0 and first > 0 and word in _LINKING):
             return False
-        ends = []
-        end = at
-        for c in word[first:]:
-            if end < len(letters) and c == letters[end]:
-                end += 1
-                ends.append(end)
         opened = 1 if first == 0 else 0
         return any(spelled(e, j + 1, words + 1, initials + opened) for e in reversed(ends))
 
@@ -1332,7 +1423,9 @@ def _expands(acronym: str, text: str) -> bool:
 def _key_terms(text: str) -> tuple[str, ...]:
     # "GLM 5.2" asks about 5.2, not about any text with a 5 and a 2 in it ("2.5.6").
     dotted = _DOTTED_NUMBER.findall(text)
-    rest = _DOTTED_NUMBER.sub(" ", text)
+    # "the term vaxocentrism" asks about vaxocentrism; "What term is used for..." still
+    # asks for a term.
+    rest = _NAMING_NOUN.sub(" ", _DOTTED_NUMBER.sub(" ", text))
     terms = dict.fromkeys(
         dotted
         + [
@@ -1346,6 +1439,7 @@ def _key_terms(text: str) -> tuple[str, ...]:
 
 
 _DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
+_NAMING_NOUN = re.compile(r"\bthe term\b(?=\s+[\"“'‘`]?\w)", re.I)
 _DEFINITE = re.compile(r"\bthe [a-z]+\b")
 _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)

@@ -1053,6 +1053,12 @@ def test_an_acronym_is_spelled_out_by_the_initials_of_consecutive_words() -> Non
     assert not _expands("ONNX", "ONNX is widely supported in many frameworks.")
     assert not _expands("MVS", "It became MVS/SP, then MVS/XA and then MVS/ESA.")
     assert not _expands("NFS", "The network stores files on a server.")
+    # Beyond its initial, a word gives the letters that follow it or its capitals; a word
+    # not opening with its letter gives one.
+    assert _expands("HTML", "Pages are written in HyperText Markup Language.")
+    assert _expands("FORTRAN", "The name comes from formula translation.")
+    assert _expands("FPGA", "A field-programmable gate array is a chip.")
+    assert not _expands("FPGA", "It has lookup table RAMs, flip-flops and programmable wiring.")
 
 
 def test_kinds_answered_in_words_find_their_sentence(tmp_path, make_assistant) -> None:
@@ -1420,3 +1426,122 @@ def test_a_value_line_of_the_best_source_may_score_lower(corpus_copy, make_assis
     led, reason = answerer.lead(question, ranked, terms)
     assert not reason
     assert led[0].sentence.id == "s2", [r.sentence.text for r in led]
+
+
+def test_a_statement_in_the_questions_own_word_reports_what_was_said(
+    tmp_path, make_assistant
+) -> None:
+    """ "Which processor cycle did John von Neumann propose?" asks what someone proposed;
+    "He also proposed the fetch-execute cycle." reports it in the question's own word,
+    though in no word of speech, and leads over a closer sentence reporting nothing."""
+    from rag.answer import _reports_asked
+
+    assert _reports_asked("What did the initial predictions say?", "estimated in predictions")
+    assert not _reports_asked("Which cycle did he propose?", "He built the cycle.")
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "von_neumann.txt": (
+                "john von neumann (FOLDOC entry)\n\n"
+                "<person> A Hungarian-born mathematician who did pioneering work in quantum "
+                "physics, game theory, and computer science.  His ideas led to what is now "
+                "often called the von Neumann architecture.  He also proposed the "
+                "fetch-execute cycle.\n"
+            ),
+            "eniac.txt": "ENIAC (FOLDOC entry)\n\nThe first electronic computer.\n",
+        },
+    )
+    answer = answered(assistant, "Which processor cycle did John von Neumann propose?")
+    assert "fetch-execute cycle" in answer.citations[0].quote, answer.text
+
+
+def test_the_term_itself_said_to_be_something_defines_it(tmp_path, make_assistant) -> None:
+    """ "What are greenlets?": 'A "greenlet", on the other hand, is a still more primitive
+    notion' says what something named with the term is; "Greenlets are lightweight
+    coroutines ..." says what the term itself is, and answers first."""
+    from rag.answer import _key_terms
+
+    assert _key_terms("What does the term vaxocentrism refer to?") == ("vaxocentrism",)
+    assert "term" in _key_terms("What term is used for the US-China AI standoff?")
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "greenlet.txt": (
+                "greenlet (Python package)\n\n"
+                ".. This file is included into docs/history.rst\n\n"
+                "Greenlets are lightweight coroutines for in-process concurrent "
+                "programming.\n\n"
+                'The "greenlet" package is a spin-off of `Stackless`_, a version of CPython '
+                'that supports micro-threads called "tasklets".\n\n'
+                'A "greenlet", on the other hand, is a still more primitive notion of '
+                "micro-thread with no implicit scheduling; coroutines, in other words. This "
+                "is useful when you want to control exactly when your code runs.\n\n"
+                "Greenlets are provided as a C extension module for the regular unmodified "
+                "interpreter.\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "What are greenlets?")
+    assert answer.citations[0].quote.startswith("Greenlets are lightweight coroutines"), answer.text
+
+
+ILLIAC = (
+    "illiac iv (FOLDOC entry)\n\n"
+    "<computer> One of the most infamous supercomputers ever.  It used early ideas on SIMD "
+    "(single instruction stream, multiple data streams).  The project started in 1965, it "
+    "used 64 processors and a 13MHz clock.\n\n"
+    "Its actual performance was 15 MFLOPS, it was estimated in initial predictions to be "
+    "1000 MFLOPS.  It totally failed as a computer, only a quarter of the fully planned "
+    "machine was ever built, costs escalated from the $8 million estimated in 1966 to $31 "
+    "million by 1972, and the computer took three more years of enginering before it was "
+    "operational.\n"
+)
+
+
+def test_which_company_asks_for_a_proper_name_not_a_number_or_a_month(
+    tmp_path, make_assistant
+) -> None:
+    """ "Which company manufactured the ILLIAC IV hardware?" was answered with "costs
+    escalated from the $8 million estimated in 1966 ...": a company is a proper name, not
+    a sum, a year or "November 1997"; and a date is not what separates a person from
+    what they did ("perfected on 29 January 1901 by Allen B DuMont")."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "illiac.txt": ILLIAC,
+            "sendmail.txt": (
+                "sendmail (FOLDOC entry)\n\n"
+                "Simultaneously with the announcement of the company in November 1997, "
+                "Sendmail 8.9 was launched, featuring new tools designed to limit junk "
+                "e-mail.\n"
+            ),
+            "eide.txt": (
+                "eide (FOLDOC entry)\n\n"
+                "<storage> Enhanced IDE was developed by Western Digital as a faster "
+                "successor to IDE.\n"
+            ),
+            "crt.txt": (
+                "cathode ray tube (FOLDOC entry)\n\n"
+                "The first commercially practical CRT was perfected on 29 January 1901 by "
+                "Allen B DuMont.\n"
+            ),
+        },
+    )
+    refusal(
+        assistant,
+        "Which company manufactured the ILLIAC IV hardware?",
+        "the question asks which one and the evidence names none beside it",
+    )
+    refusal(
+        assistant,
+        "Which company launched Sendmail 8.9?",
+        "the question asks which one and the evidence names none beside it",
+    )
+    answer = answered(assistant, "Which company developed Enhanced IDE?")
+    assert "Western Digital" in answer.citations[0].quote, answer.text
+    # Nor does a date stand between a person and what they did.
+    answer = answered(assistant, "Who perfected the first commercially practical CRT?")
+    assert "DuMont" in answer.citations[0].quote, answer.text
