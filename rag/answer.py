@@ -599,7 +599,7 @@ class ExtractiveAnswerer:
                 if spelled_out and not _expands(acronym, ranked[0].sentence.text):
                     ranked = [item, *ranked[:i], *ranked[i + 1 :]]
                     break
-        elif defined:
+        elif defined and ranked:
             # "What is iteration?": "Iteration in programs is expressed using a loop"
             # scores above "Repetition of a sequence of instructions", the entry's opening;
             # a sentence that says what the thing is answers first, and one saying it of
@@ -620,7 +620,11 @@ class ExtractiveAnswerer:
             means = _means_after(ranked)
             if means is not None:
                 return [means, *(r for r in ranked if r.sentence.id != means.sentence.id)], ""
-        if not reason or question.kind not in (*_VALUE_KINDS, "name", "entity", "said"):
+        if (
+            not reason
+            or not ranked
+            or question.kind not in (*_VALUE_KINDS, "name", "entity", "said")
+        ):
             return ranked, reason
         names = self.names(question, terms)
         named = min(1, len(names & set(stems(ranked[0].context))))

@@ -240,8 +240,16 @@ def test_removing_everything_leaves_an_index_that_refuses(corpus_copy: Path, ing
     report = ingested.ingest()
     assert sorted(report.removed) == sorted(SEED_SOURCES)
     assert ingested.sources() == []
-    answer = ingested.ask("What did Lin Yun predict about attackers?")
-    assert answer.refused and answer.text == REFUSAL and answer.citations == []
+    # Every kind of question, each taking its own path to the refusal.
+    for question in [
+        "What did Lin Yun predict about attackers?",
+        "What is the security dilemma?",
+        "What does the acronym AGI stand for?",
+        "Which company released Claude?",
+        "How many people attended the conference?",
+    ]:
+        answer = ingested.ask(question)
+        assert answer.refused and answer.text == REFUSAL and answer.citations == [], question
 
 
 def test_a_new_passage_budget_re_splits_without_embedding_again(
