@@ -1323,7 +1323,7 @@ def _in_identifiers(names: set[str], text: str) -> bool:
 _DEFINITION_Q = re.compile(
     r"^\W*(?:(?:what(?:'s| is| are| was| were)(?: the purpose of)?|who (?:is|was))\s+"
     r"(?:an?\s+|the\s+)?(?P<term>[^?]+?)(?:\s+(?:used for|for|in [\w.-]+(?: [\w.-]+)?))?"
-    r"|what (?:does|do) (?:an?\s+|the\s+)?(?P<doer>[^?]+?) do)\s*\?*$",
+    r"|what (?:does|do) (?:an?\s+|the\s+)?(?P<doer>[^?]+?) do(?: for a living)?)\s*\?*$",
     re.I,
 )
 # "D-Bus is a simple system for...", "NumPy is the fundamental package..."
@@ -1355,13 +1355,21 @@ _TERM_COPULA = re.compile(
 )
 
 
+# "Stephen Casper, a computer scientist at MIT, argued ...": who someone is, said in passing.
+_APPOSITIVE = re.compile(r"^\W*(?P<before>(?:[\w.’'-]+\s+){0,3}[\w.’'-]+),\s+(?:a|an|the)\s+\w")
+
+
 def _definition_rank(term: str, item: ScoredSentence) -> int:
-    """2: the sentence opens the text under a heading naming the term, or says "<term>
-    is ..."; 1: it says what something it names with the term is; 0: neither."""
+    """2: the sentence opens the text under a heading naming the term, says "<term>
+    is ...", or opens with "<term>, a ..."; 1: it says what something it names with the
+    term is; 0: neither."""
     if item.opening:
         return 2
     copula = _TERM_COPULA.match(item.sentence.text)
     if copula and stems(copula.group("before")) == stems(term):
+        return 2
+    appositive = _APPOSITIVE.match(item.sentence.text)
+    if appositive and set(stems(term)) <= set(stems(appositive.group("before"))):
         return 2
     return 1 if _defines(term, item) else 0
 
@@ -1443,7 +1451,7 @@ def _key_terms(text: str) -> tuple[str, ...]:
 
 
 _DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
-_NAMING_NOUN = re.compile(r"\bthe term\b(?=\s+[\"“'‘`]?\w)", re.I)
+_NAMING_NOUN = re.compile(r"\bthe term\b(?=\s+[\"“'‘`]?\w)|\bfor a living\b", re.I)
 _DEFINITE = re.compile(r"\bthe [a-z]+\b")
 _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)

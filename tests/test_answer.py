@@ -1545,3 +1545,16 @@ def test_which_company_asks_for_a_proper_name_not_a_number_or_a_month(
     # Nor does a date stand between a person and what they did.
     answer = answered(assistant, "Who perfected the first commercially practical CRT?")
     assert "DuMont" in answer.citations[0].quote, answer.text
+
+
+def test_what_someone_does_for_a_living_is_who_they_are_said_to_be(assistant) -> None:
+    """ "What does Casper do for a living?" was refused ("living" is in no sentence); it
+    asks who Casper is, which "Stephen Casper, a computer scientist at MIT, argued ..."
+    says in passing, ahead of closer sentences about what he said."""
+    from rag.answer import _key_terms
+
+    assert _key_terms("What does Casper do for a living?") == ("casper",)
+    answer = answered(assistant, "What does Casper do for a living?")
+    assert answer.citations[0].quote.startswith("Stephen Casper, a computer scientist at MIT"), (
+        answer.text
+    )
