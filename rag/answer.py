@@ -1435,9 +1435,9 @@ def _expands(acronym: str, text: str) -> bool:
 def _key_terms(text: str) -> tuple[str, ...]:
     # "GLM 5.2" asks about 5.2, not about any text with a 5 and a 2 in it ("2.5.6").
     dotted = _DOTTED_NUMBER.findall(text)
-    # "the term vaxocentrism" asks about vaxocentrism; "What term is used for..." still
-    # asks for a term.
-    rest = _NAMING_NOUN.sub(" ", _DOTTED_NUMBER.sub(" ", text))
+    # "the term vaxocentrism" asks about vaxocentrism ("What term is used for..." still asks
+    # for a term), and "What does Casper do for a living?" about Casper.
+    rest = _FRAMING_PHRASE.sub(" ", _DOTTED_NUMBER.sub(" ", text))
     terms = dict.fromkeys(
         dotted
         + [
@@ -1451,7 +1451,7 @@ def _key_terms(text: str) -> tuple[str, ...]:
 
 
 _DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
-_NAMING_NOUN = re.compile(r"\bthe term\b(?=\s+[\"“'‘`]?\w)|\bfor a living\b", re.I)
+_FRAMING_PHRASE = re.compile(r"\bthe term\b(?=\s+[\"“'‘`]?\w)|\bfor a living\b", re.I)
 _DEFINITE = re.compile(r"\bthe [a-z]+\b")
 _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)
