@@ -27,7 +27,7 @@ import numpy as np
 from rag.chunks import passage_id, passage_location
 from rag.documents import subject_of
 from rag.errors import UnknownSourceError
-from rag.index import Index, StoredDocument, StoredSentence
+from rag.index import Index, SentenceHit, StoredDocument, StoredSentence
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,15 @@ CREATE INDEX IF NOT EXISTS passages_of_source ON passages(source_id);
 CREATE TABLE IF NOT EXISTS postings(term TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS stems(stem TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 """
+
+
+@dataclass
+class LexicalRanking:
+    """A BM25 ranking: its first hits located (passage id, source, start, end, score),
+    and (rank, score) of those and of the other passages asked about, by passage id."""
+
+    hits: list[tuple[str, str, int, int, float]]
+    ranks: dict[str, tuple[int, float]]
 
 
 class LexicalIndexDamaged(Exception):
@@ -601,19 +610,44 @@ class LexicalIndex:
         HybridRetriever.related_terms): a passage scores a term by the best of its own
         BM25 score for it and its stand-ins' weighted ones, so a passage saying
         "journalist" scores on "reporter", and one saying both scores once."""
+        return self.ranking(query, k, related, listed=k).hits
+
+    def ranking(
+        self,
+        query: str,
+        k: int,
+        related: dict[str, list[tuple[str, float]]] | None = None,
+        listed: int = 0,
+        among: Iterable[str] = (),
+    ) -> LexicalRanking:
+        """The k best passages as search ranks them, from one snapshot of the store: the
+        first `listed` located (as search returns them), the rest only where `among`
+        names them (passage ids), by rank and score.
+
+        Locating a hit is a row read: a question of common words has thousands of hits,
+        and reading them all cost up to 100 ms at 10,000 documents, where a hybrid
+        search needs the ranks of its ~100 dense candidates and the first few hits."""
         if not stems(query) or k <= 0:
-            return []
+            return LexicalRanking([], {})
         terms = bm25_terms(query)
         with self._lock:
             self._db.execute("BEGIN")  # one snapshot of the file for the whole search
             try:
-                return self._search(terms, k, related or {})
+                best = self._best(terms, k, related or {})
+                hits = self._locate(best[:listed])
+                ranks = {hit[0]: (rank, hit[4]) for rank, hit in enumerate(hits)}
+                order = {row: rank for rank, (row, _) in enumerate(best)}
+                for pid, row in self._rows_of([p for p in among if p not in ranks]).items():
+                    if row in order:
+                        ranks[pid] = (order[row], best[order[row]][1])
+                return LexicalRanking(hits, ranks)
             finally:
                 self._db.execute("COMMIT")
 
-    def _search(
+    def _best(
         self, terms: list[str], k: int, related: dict[str, list[tuple[str, float]]]
-    ) -> list[tuple[str, str, int, int, float]]:
+    ) -> list[tuple[int, float]]:
+        """(passage row id, score) of the k best passages, best first."""
         size, total_length = self._counts()
         if not size:
             return []
@@ -668,7 +702,11 @@ class LexicalIndex:
             kth = np.partition(value, hit.size - k)[hit.size - k]
             hit, value = hit[value >= kth], value[value >= kth]
         order = np.lexsort((hit, -value))[:k]  # best first; ties in indexing order
-        best = [(int(hit[i]), float(value[i])) for i in order]
+        return [(int(hit[i]), float(value[i])) for i in order]
+
+    def _locate(self, best: list[tuple[int, float]]) -> list[tuple[str, str, int, int, float]]:
+        if not best:
+            return []
         rows = {
             pid: (source, position, start, end)
             for pid, source, position, start, end in self._db.execute(
@@ -682,6 +720,20 @@ class LexicalIndex:
             for pid, score in best
             for source, position, start, end in (rows[pid],)
         ]
+
+    def _rows_of(self, passage_ids: Iterable[str]) -> dict[str, int]:
+        """Row ids of these passages (those stored): one indexed lookup each, about 25 us."""
+        rows: dict[str, int] = {}
+        for pid in dict.fromkeys(passage_ids):
+            source, position = passage_location(pid)
+            found = self._db.execute(
+                "SELECT p.id FROM passages p WHERE p.source_id = "
+                "(SELECT id FROM sources WHERE source = ?) AND p.position = ?",
+                (source, position),
+            ).fetchone()
+            if found:
+                rows[pid] = int(found[0])
+        return rows
 
     def contents(self) -> dict[str, Any]:
         """Everything a search or a term weight depends on, by passage id (not by the store's
@@ -803,13 +855,17 @@ class HybridRetriever:
         # BM25 over the question's content words: "what", "does", "was" match everywhere
         # in a large corpus and rank passages by how a question is phrased.
         asked = content_words(query)
-        lexical_hits = self.lexical().search(
-            " ".join(asked), LEXICAL_DEPTH, self.related_terms(asked)
-        )
         lexical_cut = max(50, 5 * k)  # BM25 hits that become candidates themselves
+        lexical = self.lexical().ranking(
+            " ".join(asked),
+            LEXICAL_DEPTH,
+            self.related_terms(asked),
+            listed=lexical_cut,
+            among=[passage_id(s.source, s.passage) for s, _ in dense_hits if telling(s.text)],
+        )
         # Titles and passage spans of the candidates' documents only, not the whole catalog.
         catalog = self.index.documents_of(
-            [s.source for s, _ in dense_hits] + [hit[1] for hit in lexical_hits[:lexical_cut]]
+            [s.source for s, _ in dense_hits] + [hit[1] for hit in lexical.hits]
         )
         candidates: dict[str, RetrievedPassage] = {}
 
@@ -819,7 +875,7 @@ class HybridRetriever:
                 candidates[pid] = RetrievedPassage(pid, source, title, start, end, 0.0, 0.0, 0.0)
             return candidates[pid]
 
-        def span(sentence: StoredSentence) -> tuple[int, int]:
+        def span(sentence: SentenceHit) -> tuple[int, int]:
             spans = catalog[sentence.source].passages if sentence.source in catalog else ()
             if sentence.passage < len(spans):
                 return spans[sentence.passage]
@@ -832,10 +888,10 @@ class HybridRetriever:
             pid = passage_id(sentence.source, sentence.passage)
             passage = candidate(pid, sentence.source, *span(sentence))
             passage.dense = max(passage.dense, cosine)
-        lexical_rank = {hit[0]: rank for rank, hit in enumerate(lexical_hits)}
-        for rank, (pid, source, start, end, score) in enumerate(lexical_hits):
-            if rank < lexical_cut:
-                candidate(pid, source, start, end)
+        for pid, source, start, end, _ in lexical.hits:
+            candidate(pid, source, start, end)
+        lexical_rank = {pid: rank for pid, (rank, _) in lexical.ranks.items()}
+        for pid, (_, score) in lexical.ranks.items():
             if pid in candidates:
                 candidates[pid].bm25 = score
         # Candidates BM25 found that the dense search did not: their own sentences' cosines.

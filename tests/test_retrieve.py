@@ -77,6 +77,22 @@ def test_search_hits_carry_the_passage_spans(assistant) -> None:
         assert "zhongguancun" in assistant.document_text(source)[start:end].lower()
 
 
+def test_a_ranking_locates_its_first_hits_and_ranks_the_passages_asked_about(assistant) -> None:
+    lexical = assistant.retriever.lexical()
+    query = "model safety cooperation China"
+    full = lexical.search(query, 40)
+    assert len(full) > 6
+    asked = [full[9][0], full[3][0], "nowhere.md#p0", full[0][0]]
+    ranking = lexical.ranking(query, 40, listed=2, among=asked)
+    assert ranking.hits == full[:2]
+    # The first hits and the passages asked about, at their places in the full ranking;
+    # a passage outside it (or unknown) has no rank.
+    expected = {pid: (rank, score) for rank, (pid, *_, score) in enumerate(full)}
+    assert ranking.ranks == {
+        p: expected[p] for p in [full[0][0], full[1][0], full[3][0], full[9][0]]
+    }
+
+
 def test_terms_follow_bm25s_tokenization() -> None:
     import bm25s
     import Stemmer
