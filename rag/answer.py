@@ -167,6 +167,8 @@ _SAID_Q = re.compile(
 # "...tell Anthropic to do", "what does the article suggest": not someone's statement.
 _SAID_NOT_SPEECH = re.compile(
     r"\b(tell|told)\b.*\bto\b|\b(article|report|table|piece|story|text|document|study)\b"
+    # "Which engine is recommended if...": advice with no one giving it, not a statement.
+    r"|\b(is|are|was|were|be|been)\s+(recommended|suggested|proposed|advised)\b(?!\s+by\b)"
 )
 _SPEECH = re.compile(
     r"[“”\"]|\b(said|says|stated|states|noted|notes|argued|argues|remarked|warned|warns|"
@@ -283,8 +285,44 @@ _HOW_TO_Q = re.compile(
 # Kinds whose answer is a value in the sentence (a time, a number, an address): of two
 # sentences as close to the question, the one giving the value answers.
 _VALUE_KINDS = frozenset(
-    ["alias", "contact", "count", "date", "default", "eponym", "expansion", "price", "time"]
+    [
+        "alias",
+        "contact",
+        "count",
+        "date",
+        "default",
+        "eponym",
+        "exception",
+        "expansion",
+        "price",
+        "time",
+    ]
 )
+# "What exception does get_num_pages raise?", "What does make_zipfile raise if...?", "what
+# is raised when...": the answer names an exception. Not "What does an IndexError raised by
+# the decoder mean?" (it names one already) nor "When does load_lut raise an exception?".
+_EXCEPTION_Q = re.compile(
+    r"\b(?:what|which)\s+(?:kinds? of\s+)?(?:exceptions?|errors?)\b[^?]*\brais"
+    r"|^\W*what\s+(?:does|do|did|will|would|can|could|might|may|should)\b[^?]*\braise\b"
+    r"|\bwhat\s+(?:is|gets|will be|would be|can be)\s+raised\b"
+)
+# An exception's name ("DistutilsExecError", "PrintHelp" after "raises", ":class:`X`").
+_EXCEPTION = re.compile(
+    r"\b(?P<name>[A-Z][\w.]*(?:Error|Exception|Exit|Warning|Interrupt|Failure|Conflict))\b"
+    r"|\b(?:raises?|raised|raising|throws?)\s+(?:an?\s+|the\s+)?(?::\w+:)?`*~?(?P<raised>[A-Z][\w.]+)"
+)
+
+
+def _names_exception(sentence: str, question: str) -> bool:
+    """Whether the sentence names an exception the question does not ("a PrintHelp
+    exception", "raises DistutilsExecError")."""
+    asked = set(words(question))
+    return any(
+        not set(words(m.group("name") or m.group("raised"))) <= asked
+        for m in _EXCEPTION.finditer(sentence)
+    )
+
+
 # Kinds whose evidence says so in words no other sentence uses by chance ("named after",
 # "also known as", the letters spelled out), unlike a number or a time.
 _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
@@ -310,6 +348,12 @@ _EXPANSION_Q = re.compile(
 _ACRONYM = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*\b")
 _LINKING = frozenset(["of", "for", "and", "the", "a", "an", "to", "in", "on", "with", "&"])
 _LIGHT_VERBS = ("be", "do", "get", "go", "have", "make", "put", "run", "set", "take", "use")
+# "How can I see the cache statistics?" is answered by what shows them ("Typing SMARTDRV /S
+# shows the cache size, a hit-and-miss report..."): seeing is done by a command that shows.
+_SEEING_VERBS = frozenset(["see", "view", "display", "show", "list", "check"])
+_SHOWS = re.compile(
+    r"\b(show|shows|showing|display|displays|displaying|list|lists|print|prints|view)\b", re.I
+)
 MIN_SENTENCE_WORDS = 3
 # ">>> from sklearn.pipeline import make_pipeline" is close to any question naming
 # make_pipeline and says nothing about it.
@@ -323,6 +367,9 @@ _DIGIT_OF = {
     )
 }
 NEAR_DUPLICATE = 0.9  # two sources saying the same sentence: one sentence, both cited
+# How much of the question a sentence ending in a colon must cover to be answered by what
+# it introduces (see refusal_reason).
+FOLLOWS_COVERAGE = 0.75
 MARGIN = 0.12  # how far below the best a further sentence may score and still be shown
 MAX_SENTENCES = 3
 SOFT_MATCH = 0.55  # word-vector cosine at which two words count as the same term
@@ -367,7 +414,7 @@ class Question:
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
     # What the answer must contain: contact, count, price, how-to, date, time,
-    # name, said, entity, other.
+    # exception, name, said, entity, other.
     kind: str
     follows: bool = False  # asked after earlier questions, whose words it may lean on
 
@@ -412,6 +459,9 @@ class ScoredSentence:
     opening: bool = False  # opens a text under a heading naming what the question asks about
     before: StoredSentence | None = None  # the sentence before it in its paragraph
     lead_in: bool = False  # quoted from `before` on: it names what this gives the value of
+    # What its quote runs on over after it: the lines a closing colon introduces ("please
+    # cite the NLTK book, as follows:" and the book's title), which the answer quotes too.
+    follows: str = ""
 
 
 class ExtractiveAnswerer:
@@ -532,6 +582,7 @@ class ExtractiveAnswerer:
                         context=context,
                         opening=opening,
                         before=previous,
+                        follows=_follows(sentence, document_text),
                     )
                 )
         scored.sort(key=lambda s: s.score, reverse=True)
@@ -731,13 +782,21 @@ class ExtractiveAnswerer:
         if self._shares_one_word(question, best):
             return "the evidence shares a single word with the question"
         # A number the question itself gives ("GLM 5.2") is not an answer to "how many".
-        unasked = _without(best.sentence.text, question.text)
+        # What a closing colon introduces answers for the sentence only when the sentence
+        # says most of what is asked ("please cite the NLTK book, as follows:"): after "You
+        # can also override the following environment variables:" any variable listed
+        # would do for "Which environment variable sets the W&B entity?".
+        follows = best.follows if best.coverage >= FOLLOWS_COVERAGE else ""
+        quoted = best.sentence.text + follows  # what the answer quotes of it
+        unasked = _without(quoted, question.text)
         if question.kind == "contact" and not _CONTACT.search(unasked):
             return "the question asks for an address or number to reach and the evidence has none"
+        if question.kind == "exception" and not _names_exception(quoted, question.text):
+            return "the question asks which exception is raised and the evidence names none"
         if question.kind == "how-to" and not self._does(question.text, best.context):
             return "the question asks how to do something the evidence does not speak of doing"
         if question.kind == "count" and not (
-            _NUMBER.search(unasked) and self._number_beside(best.sentence.text, question)
+            _NUMBER.search(unasked) and self._number_beside(quoted, question)
         ):
             return "the question asks for a number and the evidence gives none beside it"
         if question.kind == "price" and not _PRICE.search(unasked):
@@ -762,7 +821,7 @@ class ExtractiveAnswerer:
         ):
             return "the question asks what someone said and the evidence reports no statement"
         if question.kind in ("name", "entity") and not self._names_beside(
-            best.sentence.text, question, terms, strict
+            quoted, question, terms, strict
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
@@ -824,7 +883,12 @@ class ExtractiveAnswerer:
                 return f"the source does not mention {model}"
         if not names:
             return ""
-        if names & set(stems(text)) or _in_identifiers(names, text):
+        said = set(stems(text))
+        if names & said or _in_identifiers(names, text):
+            return ""
+        # Python's packages drop the "Py" of their project's name: PyTorch's text says
+        # "torch.__version__", PyYAML's "yaml.load".
+        if any(n.startswith("py") and len(n) >= 6 and n[2:] in said for n in names):
             return ""
         # A place or name said another way ("America" in the question, "the US" in the
         # text) is as close in meaning as words of one thing get.
@@ -852,6 +916,8 @@ class ExtractiveAnswerer:
         action = _HOW_TO_Q.search(question.lower())
         verb = action.group(1) if action else ""
         # "How can I run shape inference...": run, use, get, make say how, not what.
+        if verb in _SEEING_VERBS and _SHOWS.search(context):
+            return True
         return verb in ("", *_LIGHT_VERBS) or self.coverage({verb: 1.0}, context) == 1.0
 
     def _number_beside(self, sentence: str, question: Question) -> bool:
@@ -895,6 +961,7 @@ class ExtractiveAnswerer:
         # What is counted is an anchor even when capitalised ("How much RAM"), and so is
         # what "which" asks for ("Which RFCs describe...").
         head = _asked_noun(question.text)
+        phrase = _asked_phrase(question.text)
         anchors = [
             w
             for w in question.key_terms
@@ -921,7 +988,7 @@ class ExtractiveAnswerer:
                 or (i == 0 and _unknown_capitalised(t))
                 or "_" in t
                 or t.strip("'’") in quoted
-                or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], head)
+                or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], phrase)
             )
             and not set(words(t)) <= asked
             # "AUTHORS" is the question's "author" in capitals, no name.
@@ -1086,6 +1153,14 @@ def _cause_before(item: ScoredSentence, text: str) -> int:
     return before.start
 
 
+def _follows(sentence: StoredSentence, document_text: Callable[[str], str] | None) -> str:
+    """The text after the sentence that its quote runs on over (see _continued)."""
+    if document_text is None or not sentence.text.rstrip().endswith((":", "...", "…")):
+        return ""
+    text = document_text(sentence.source)
+    return text[sentence.end : _continued(text, sentence.start, sentence.end)]
+
+
 def _continued(text: str, start: int, end: int) -> int:
     """Where the quote of text[start:end] ends. A sentence ending in a colon ("Bug
     reports should be sent to:", "decided in one of two modes:") says what follows it,
@@ -1123,6 +1198,8 @@ def _kind(text: str) -> str:
     lowered = text.lower()
     if re.match(r"\W*why\b", lowered):
         return "other"  # a reason: "Why did Sun change the name...?" asks for no name
+    if _EXCEPTION_Q.search(lowered):
+        return "exception"
     if _EXPANSION_Q.search(text) and _acronym(text):
         return "expansion"
     head = _asked_noun(text)
@@ -1277,6 +1354,61 @@ _GENERIC_HEADS = frozenset(
         "operations",
     ]
 )
+
+
+# What ends the words naming the thing asked for: "Which standard library module was...".
+_PHRASE_END = frozenset(
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "does",
+        "do",
+        "did",
+        "has",
+        "have",
+        "had",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "may",
+        "might",
+        "must",
+        "of",
+        "in",
+        "on",
+        "for",
+        "to",
+        "from",
+        "by",
+        "with",
+        "that",
+        "the",
+        "a",
+        "an",
+    ]
+)
+
+
+def _asked_phrase(text: str) -> list[str]:
+    """The words after "which" or "what" naming the thing asked for, up to the verb: the
+    asked noun and what follows it ("standard library module"), stopping before a word
+    ending in -ed ("Which company manufactured...": a verb)."""
+    head = _asked_noun(text)
+    if not head:
+        return []
+    after = re.split(r"[^\w'’-]+", text[_ASKED_NOUN.search(text).end() :].lower())  # type: ignore[union-attr]
+    phrase = [head]
+    for word in after:
+        if not word:
+            continue
+        if word in _PHRASE_END or word.endswith("ed") or len(phrase) == 3:
+            break
+        phrase.append(word)
+    return phrase
 
 
 def _asked_noun(text: str) -> str:
@@ -1511,17 +1643,18 @@ _ENGLISH_ENDING = re.compile(
 )
 
 
-def _coined(token: str, beside: list[str], head: str) -> bool:
-    """A lower-case word no dictionary holds, right beside the noun "which" asks about, is
-    a name: "the simplejson library" for "Which library...?" (docstrings name things in
-    lower case); one with a digit is a name anywhere ("libbase64"). Beside other words,
-    the dictionary is too small to tell ("a glitch"); forms of known words ("factorials")
-    and words built like English ones ("promulgated") are words."""
+def _coined(token: str, beside: list[str], asked: list[str]) -> bool:
+    """A lower-case word no dictionary holds, right beside a noun "which" asks about, is
+    a name: "the simplejson library" for "Which library...?", "the stdlib's optparse
+    module" for "Which standard library module...?" (docstrings name things in lower
+    case); one with a digit is a name anywhere ("libbase64"). Beside other words, the
+    dictionary is too small to tell ("a glitch"); forms of known words ("factorials") and
+    words built like English ones ("promulgated") are words."""
     if not (len(token) >= 5 and token.islower() and token.isalnum() and token[0].isalpha()):
         return False
     if any(c.isdigit() for c in token):
         return True
-    if not head or _stem(head) not in {_stem(w.lower()) for w in beside}:
+    if not {_stem(w) for w in asked} & {_stem(w.lower()) for w in beside}:
         return False
     return (
         not _ENGLISH_ENDING.search(token)

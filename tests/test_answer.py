@@ -497,7 +497,7 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("What is the maximum number of devices on a JTAG chain?", "count"),
         ("In what year did the MIT hacker visit Stanford?", "date"),
         ("How much did an IBM 704 cost?", "price"),
-        ("What error does Add raise if a proto with the same name is added?", "other"),
+        ("What error does Add raise if a proto with the same name is added?", "exception"),
         ("What is the price of a Netscape Navigator license?", "price"),
         ("How much faster is orjson than json?", "count"),
         # A leading clause sets the scene; the question after it says what is asked.
@@ -748,7 +748,7 @@ def test_a_default_value_question_needs_a_value(tmp_path, make_assistant) -> Non
     from rag.answer import _kind
 
     assert _kind("What is the default high water mark of the Assembler?") == "default"
-    assert _kind("What does MutableBase.coerce raise by default?") == "other"
+    assert _kind("What does MutableBase.coerce raise by default?") == "exception"
     assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
     refused = assistant.ask("What is the default high water mark of the websockets Assembler?")
     assert refused.refused, refused.text
@@ -1558,3 +1558,175 @@ def test_what_someone_does_for_a_living_is_who_they_are_said_to_be(assistant) ->
     assert answer.citations[0].quote.startswith("Stephen Casper, a computer scientist at MIT"), (
         answer.text
     )
+
+
+def test_advice_with_no_one_giving_it_is_not_asked_as_a_statement(tmp_path, make_assistant) -> None:
+    """ "Which engine is recommended if ...?" asks which engine, not what someone said: the
+    sentence naming it ("I suggest using the gnutls engine") answers."""
+    from rag.answer import _kind
+
+    assert _kind("Which crypto engine is recommended for GPL applications?") == "entity"
+    assert _kind("Which engine was recommended by the maintainers?") == "said"
+    assert _kind("What did Lin Yun recommend?") == "said"
+    documents = {
+        "cryptlib.txt": (
+            "cryptlib for Debian\n\n"
+            "When building against cryptlib you can choose the openssl, gnutls or nss engine.\n\n"
+            "If your program is licensed under the GNU GPL, I suggest using the gnutls engine. "
+            "The nss engine may also be compatible with the GPL.\n"
+        ),
+        # Other documents, so that the engines' names are not the collection's vocabulary.
+        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+        "smartdrv.txt": "SmartDrive\n\nA disk cache for DOS.\n\nIt speeds up reads.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    answer = answered(
+        assistant, "Which cryptlib engine is recommended if my program is licensed under the GPL?"
+    )
+    assert "gnutls engine" in answer.text
+
+
+def test_how_to_see_something_is_answered_by_what_shows_it(tmp_path, make_assistant) -> None:
+    """ "How can I see the cache statistics?": "Typing CACHER /S at a prompt shows ... a
+    hit-and-miss report" speaks of seeing them; a sentence that only says they matter
+    does not."""
+    question = "How can I see Cacher's hit-and-miss statistics from the DOS prompt?"
+    documents = {
+        "cacher.txt": (
+            "Cacher\n\n"
+            "Cacher is a disk cache for DOS.\n\n"
+            "The hit-and-miss statistics are crucial for gauging how well Cacher is set up.\n"
+        ),
+        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    refused = assistant.ask(question)
+    assert refused.refused, refused.text
+    (tmp_path / "docs" / "cacher.txt").write_text(
+        documents["cacher.txt"]
+        + "\nTyping CACHER /S at a DOS prompt shows the cache size and a hit-and-miss report.\n"
+    )
+    assistant.ingest()
+    assert "CACHER /S" in answered(assistant, question).text
+
+
+def test_what_a_closing_colon_introduces_counts_as_said(tmp_path, make_assistant) -> None:
+    """ "please cite the Frobnik paper, as follows:" names no paper; the lines it introduces,
+    which the answer quotes with it, do."""
+    documents = {
+        "frobnik.txt": (
+            "Frobnik\n\n"
+            "Frobnik is a toolkit for frobnicating text.\n\n"
+            "If you publish work that uses Frobnik, please cite the Frobnik paper, as follows:\n\n"
+            "Smith, Jane and Lee Wong (2011). Fast Frobnication in Practice. Acme Press.\n"
+        ),
+        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    answer = answered(assistant, "Which paper should I cite if I publish work that uses Frobnik?")
+    assert "Fast Frobnication in Practice" in answer.text
+    assert "as follows:" in answer.citations[0].quote
+    # A list introduced by a sentence saying less of the question answers nothing on its
+    # own: any variable listed would do.
+    (tmp_path / "docs" / "frobnik.txt").write_text(
+        documents["frobnik.txt"]
+        + "\nYou can also override the following environment variables:\n\n"
+        "- **FROBNIK_LOG** (`str`): whether to log every frobnication.\n"
+    )
+    assistant.ingest()
+    refused = assistant.ask("Which environment variable sets the Frobnik team for the callback?")
+    assert refused.refused, refused.text
+
+
+def test_a_question_about_what_is_raised_needs_an_exception_named(tmp_path, make_assistant) -> None:
+    """ "What does make_archive raise if ...?" asks for an exception: a text naming none
+    does not answer it, and once it says what is raised, the sentence naming it answers,
+    under a closer one about the same tools that names none."""
+    from rag.answer import _kind
+
+    assert _kind("What does MutableBase.coerce raise by default?") == "exception"
+    assert _kind("What is raised when check is True?") == "exception"
+    assert _kind("What does an IndexError raised by a decoder mean?") == "other"
+    assert _kind("When does load_lut raise an exception?") != "exception"
+    question = (
+        "What does packer's make_archive raise if neither the zipfile module nor the zip "
+        "utility is available?"
+    )
+    packer = (
+        "packer.archive (module)\n\n"
+        "make_archive(name, base_dir): Create an archive of all the files under base_dir.\n\n"
+        'Uses either the "zipfile" Python module (if available) or the "zip" utility '
+        "(if installed and found on the default search path). "
+    )
+    documents = {
+        "packer.txt": packer + "Returns the name of the archive.\n",
+        "loader.txt": (
+            "packer.loader (module)\n\n"
+            "load(path): Read an archive from path and return its members.\n\n"
+            "Members are returned in the order they were stored.\n"
+        ),
+        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    refused = assistant.ask(question)
+    assert refused.refused, refused.text
+    (tmp_path / "docs" / "packer.txt").write_text(
+        packer
+        + "If neither tool is available, raises PackerExecError. Returns the name of the archive.\n"
+    )
+    assistant.ingest()
+    assert "PackerExecError" in answered(assistant, question).text
+
+
+def test_a_lower_case_name_beside_any_word_of_the_asked_phrase_names_it(
+    tmp_path, make_assistant
+) -> None:
+    """ "Which standard library module...?": "the stdlib's argtool module" names it, though
+    "module" is the phrase's last word, not the one right after "which"."""
+    from rag.answer import _asked_phrase
+
+    assert _asked_phrase("Which standard library module was it copied from?") == [
+        "standard",
+        "library",
+        "module",
+    ]
+    assert _asked_phrase("Which company manufactured the hardware?") == ["company"]
+    documents = {
+        "frob.txt": (
+            "frob.parser (module)\n\n"
+            "This module started out as largely a copy of the stdlib's argtool module, "
+            "with the features removed that frob does not need.\n\n"
+            "It parses command lines.\n"
+        ),
+        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    answer = answered(
+        assistant, "Which standard library module was frob.parser originally copied from?"
+    )
+    assert "argtool" in answer.text
+
+
+def test_a_python_project_is_named_by_its_package_without_py(tmp_path, make_assistant) -> None:
+    """PyFrob's documentation says "frob.__version__", never "PyFrob": the source still
+    speaks of what the question names."""
+    documents = {
+        "frob.txt": (
+            "frob.version.FrobVersion (class)\n\n"
+            "A string with magic powers to compare to both Version and iterables.\n\n"
+            "Prior to 1.10.0 frob.__version__ was stored as a str and so many did comparisons "
+            "against frob.__version__ as if it were a str.\n"
+        ),
+        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    answer = answered(assistant, "Before which PyFrob version was frob.__version__ a plain str?")
+    assert "1.10.0" in answer.text
+    refused = assistant.ask("Before which PyZork version was zork.__version__ a plain str?")
+    assert refused.refused, refused.text
