@@ -98,17 +98,16 @@ def stopwords() -> frozenset[str]:
     """
     from importlib.util import find_spec
 
-    from bm25s.stopwords import STOPWORDS_EN
-
+    short = _bm25s_stopwords()
     spec = find_spec("llama_index.core")
     folders = list(spec.submodule_search_locations or []) if spec else []
     for folder in folders:
         english = Path(folder, "_static", "nltk_cache", "corpora", "stopwords", "english")
         if english.is_file():
-            return frozenset(STOPWORDS_EN) | frozenset(english.read_text().split())
+            return frozenset(short) | frozenset(english.read_text().split())
     from llama_index.core.utils import globals_helper  # the file moved: the slow way
 
-    return frozenset(STOPWORDS_EN) | frozenset(globals_helper.stopwords)
+    return frozenset(short) | frozenset(globals_helper.stopwords)
 
 
 _WORD = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
@@ -145,9 +144,27 @@ BM25_B = 0.75
 @lru_cache(maxsize=1)
 def bm25_stopwords() -> frozenset[str]:
     """The short list bm25s applies by default; BM25 rankings stay what they were."""
-    from bm25s.stopwords import STOPWORDS_EN
+    return frozenset(_bm25s_stopwords())
 
-    return frozenset(STOPWORDS_EN)
+
+@lru_cache(maxsize=1)
+def _bm25s_stopwords() -> tuple[str, ...]:
+    """bm25s's English list, read from its module file: `import bm25s.stopwords` runs the
+    package's __init__ first, which imports scipy.sparse (0.3 s of a cold `rag ask`) for a
+    tuple of words. The file imports nothing."""
+    from importlib.util import find_spec, module_from_spec, spec_from_file_location
+
+    package = find_spec("bm25s")
+    for folder in (package.submodule_search_locations or []) if package else []:
+        path = Path(folder, "stopwords.py")
+        spec = spec_from_file_location("_bm25s_stopwords", path) if path.is_file() else None
+        if spec is not None and spec.loader is not None:
+            module = module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return tuple(module.STOPWORDS_EN)
+    from bm25s.stopwords import STOPWORDS_EN  # the file moved: the slow way
+
+    return tuple(STOPWORDS_EN)
 
 
 def bm25_terms(text: str) -> list[str]:

@@ -279,7 +279,7 @@ import json, sys
 from rag import Assistant
 answer = Assistant(corpus_dir=sys.argv[1], index_dir=sys.argv[2]).ask(sys.argv[3])
 heavy = ("torch", "transformers", "sentence_transformers", "nltk", "gradio", "openai",
-         "llama_index.core", "llama_index.vector_stores")
+         "llama_index.core", "llama_index.vector_stores", "bm25s", "scipy")
 print(json.dumps({
     "loaded": sorted(m for m in heavy if m in sys.modules),
     "quotes": [[c.source, c.quote] for c in answer.citations],
@@ -287,7 +287,7 @@ print(json.dumps({
 """
 
 
-def test_ask_with_onnx_answers_without_torch_nltk_or_llama_index(
+def test_ask_with_onnx_answers_without_torch_nltk_scipy_or_llama_index(
     corpus_copy: Path, make_assistant, tmp_path: Path
 ) -> None:
     make_assistant(corpus_copy).ingest()  # the default backend: onnx
