@@ -262,9 +262,11 @@ _VALUE = re.compile(
     r"\d|\b(True|False|None)\b|`[^`\w]*\w[^`]*`|\"[^\"\w]*\w[^\"]*\"|'[^'\w]*\w[^']*'"
 )
 # Where a default is given: "defaults to 1.0", "(default=100)", "timeout=5.0", "is 10 by
-# default", "if not given, ...". A type in backticks ("huber_loss_delta (`float`)") is none.
+# default", "if not given, ...". A type in backticks ("huber_loss_delta (`float`)") is none,
+# nor is a command-line option's syntax ("specified with `--fast=#`").
 _DEFAULT_GIVEN = re.compile(
-    r"\bdefault|\w\s*=\s*[^=\s]|\bif (not|none|omitted|unset|no)\b|\bunless\b|\botherwise\b",
+    r"\bdefault|(?<![-\w])[A-Za-z_]\w*\s*=\s*[^=\s]|\bif (not|none|omitted|unset|no)\b"
+    r"|\bunless\b|\botherwise\b",
     re.I,
 )
 # "What is Lin Yun's email address?": a sentence about Lin Yun is not an answer without one.
@@ -296,6 +298,7 @@ _VALUE_KINDS = frozenset(
         "expansion",
         "price",
         "time",
+        "version",
     ]
 )
 # "What exception does get_num_pages raise?", "What does make_zipfile raise if...?", "what
@@ -329,8 +332,10 @@ _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
 # Kinds whose value a sentence of the best's own source may give with fewer of the
 # question's words: "When a hacker from MIT visited Stanford in 1976" under "he started
 # calling it El Camino Double Precision" for "In what year did the MIT hacker visit...?"
-# (a date is as particular as a spelled-out name; "a week ago", a time, is not).
-_SAME_SOURCE_KINDS = frozenset([*_SPELLED_KINDS, "date"])
+# (a date is as particular as a spelled-out name; "a week ago", a time, is not). So is
+# an exception's name, and a default said to be one ("scale (float): ..., default 1.5"
+# under the example ">>> m.sample()  # ... with loc=1, scale=2").
+_SAME_SOURCE_KINDS = frozenset([*_SPELLED_KINDS, "date", "default", "exception"])
 # "Who is the Allman indent style named after?" asks whose name it carries: "named after
 # Eric Allman", not "It resembles normal indent style in Pascal and ALGOL".
 _EPONYM_Q = re.compile(r"\bnamed (after|for)\b|\bin hono(u)?r of\b")
@@ -414,7 +419,7 @@ class Question:
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
     # What the answer must contain: contact, count, price, how-to, date, time,
-    # exception, name, said, entity, other.
+    # exception, version, name, said, entity, other.
     kind: str
     follows: bool = False  # asked after earlier questions, whose words it may lean on
 
@@ -495,16 +500,49 @@ class ExtractiveAnswerer:
         terms = lexical.topic(p.source for p in retrieval.passages)
         ranked = self.rank(question, retrieval, question_embedding, terms, document_text)
         ranked, reason = self.lead(question, ranked, terms)
+        titled = _titled(question.text, [p.title for p in retrieval.passages])
         if not reason:
-            reason = self.unnamed(question, ranked[0], terms, document_text)
+            reason = self.unnamed(question, ranked[0], terms, document_text, titled)
+            if reason and titled:
+                ranked, reason = self._about_titled(
+                    question, ranked, terms, document_text, titled, reason
+                )
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
-        chosen = self.choose(ranked, lambda s: self.supports(question, s, terms, document_text))
+        chosen = self.choose(
+            ranked, lambda s: self.supports(question, s, terms, document_text, titled)
+        )
         if ranked[0].lead_in:  # its lead-in is quoted with it, not again on its own
             lead_in = ranked[0].before
             chosen = [g for g in chosen if lead_in is None or g[0].sentence.id != lead_in.id]
         text, citations = self.compose(chosen, document_text, _WHY_Q.match(question.text))
         return Answer(question.text, text, False, citations, retrieved=retrieved)
+
+    def _about_titled(
+        self,
+        question: Question,
+        ranked: list[ScoredSentence],
+        terms: TopicTerms,
+        document_text: Callable[[str], str],
+        titled: frozenset[str],
+        reason: str,
+    ) -> tuple[list[ScoredSentence], str]:
+        """When the best sentence's source never names the package the question does
+        ("required by frobkit", answered from zorbpy's page), the best within MARGIN from
+        one that does, if it answers by the same standard; else the reason to refuse.
+        Unless the kind asks for a value it must give (a version, a default), it must also
+        cover as much of the question: "Python has no standard mechanism..." from the
+        overrides package's page is no answer to what license it is released under."""
+        for i, item in enumerate(ranked[1:], start=1):
+            if item.score < ranked[0].score - MARGIN:
+                break
+            if (
+                (item.coverage >= ranked[0].coverage or question.kind in _VALUE_KINDS)
+                and not self.refusal_reason(question, ranked[i:], terms)
+                and not self.unnamed(question, item, terms, document_text, titled)
+            ):
+                return [item, *ranked[:i], *ranked[i + 1 :]], ""
+        return ranked, reason
 
     # ---- scoring -------------------------------------------------------------------
 
@@ -546,7 +584,7 @@ class ExtractiveAnswerer:
             subject = subject_of(passage.title)  # context for every sentence
             for i, sentence in enumerate(passage.sentences):
                 if (
-                    len(words(sentence.text)) < MIN_SENTENCE_WORDS
+                    len(words(_prose(sentence.text))) < MIN_SENTENCE_WORDS
                     or _asks(sentence.text)
                     or _heading(sentence.text, passage.title)
                     or _IMPORT_LINE.match(sentence.text)
@@ -802,9 +840,15 @@ class ExtractiveAnswerer:
         if question.kind == "price" and not _PRICE.search(unasked):
             return "the question asks for a price and the evidence gives none"
         if question.kind == "default" and not (
-            _VALUE.search(unasked) and _DEFAULT_GIVEN.search(best.sentence.text)
+            _VALUE.search(unasked)
+            and _DEFAULT_GIVEN.search(best.sentence.text)
+            # ">>> m = Gumbel(torch.tensor([1.0]), torch.tensor([2.0]))": an example's
+            # arguments are what it passes, not what is used when nothing is passed.
+            and not best.sentence.text.lstrip().startswith(">>>")
         ):
             return "the question asks for a default value and the evidence gives none"
+        if question.kind == "version" and not re.search(r"\d", unasked):
+            return "the question asks for a version and the evidence gives no number"
         if question.kind == "time" and not _TIME.search(unasked):
             return "the question asks when and the evidence gives no time"
         if question.kind == "date" and not _DATE.search(unasked):
@@ -841,6 +885,7 @@ class ExtractiveAnswerer:
         item: ScoredSentence,
         terms: TopicTerms,
         document_text: Callable[[str], str],
+        titled: frozenset[str] = frozenset(),
     ) -> bool:
         """Whether a sentence after the best is evidence by the same standard as the best:
         near in score alone let "A tournament is a directed graph ... joining each pair"
@@ -850,7 +895,7 @@ class ExtractiveAnswerer:
         question names (a docstring's "Default: 1e-5" under a title naming GroupNorm)."""
         if item.coverage < self.min_coverage or self._shares_one_word(question, item):
             return False
-        return not self.unnamed(question, item, terms, document_text)
+        return not self.unnamed(question, item, terms, document_text, titled)
 
     def unnamed(
         self,
@@ -858,17 +903,24 @@ class ExtractiveAnswerer:
         lead: ScoredSentence,
         terms: TopicTerms,
         document_text: Callable[[str], str],
+        titled: frozenset[str] = frozenset(),
     ) -> str:
         """Why the answer's source cannot be about what the question names, or "".
         Among many documents, "What license is Gradio released under?" found a terminal
         emulator's "refer to the file LICENSE": a close sentence, in a source that never
-        mentions Gradio."""
+        mentions Gradio. A name in lower case counts when a retrieved document's title
+        gives it (`titled`): "What is the minimum Python version required by tomlkit?"
+        is not answered by numpy's "oldest numpy version supported by Python 3.10"."""
         names = self.names(question, terms)
         models = _model_numbers(question.text)
         numbers = _numbers_after_names(question.text)
-        if not names and not models and not numbers:
+        if not names and not models and not numbers and not titled:
             return ""
         text = f"{lead.title} {document_text(lead.sentence.source)}"
+        if titled and not titled & set(words(text)):
+            return f"the source does not mention {' and '.join(sorted(titled))}"
+        if not names and not models and not numbers:
+            return ""
         for number in numbers:
             if not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w])", text):
                 # "How much did an IBM 704 cost?" is not answered by "IBM introduced the
@@ -1214,6 +1266,13 @@ def _kind(text: str) -> str:
         return "how-to"
     if _DEFAULT_Q.search(lowered) and not _DEFAULT_SUBJECT.match(lowered):
         return "default"
+    phrase = _asked_phrase(text)
+    if (len(phrase) >= 2 and phrase[-1] in ("version", "versions", "release", "releases")) or (
+        _VERSION_Q.match(lowered)
+    ):
+        # "In which NumPy version...?", "What is the minimum Python version...?" ask for a
+        # version number ("which version of the ODBC driver" may be "ANSI").
+        return "version"
     if _DATE_Q.search(lowered):
         return "date"
     if _TIME_Q.search(lowered) and not _CONDITION_Q.match(lowered):
@@ -1236,6 +1295,11 @@ def _kind(text: str) -> str:
     ):
         return "entity"
     return "other"
+
+
+_VERSION_Q = re.compile(
+    r"\W*what(?:'s|’s| is| was| are| were)\s+the\s+(?:[\w.+-]+\s+){1,3}(?:version|release)s?\b"
+)
 
 
 def _reports_asked(question: str, sentence: str) -> bool:
@@ -1605,6 +1669,31 @@ def _numbers_after_names(question: str) -> list[str]:
         if after and not re.fullmatch(r"(1[89]|20)\d\d", after.group(1)):
             found.append(after.group(1))
     return found
+
+
+# Addresses and markdown link labels: "[Python Versions][python_versions]](https://...)".
+_LINK_MARKUP = re.compile(r"\b[a-z][a-z+.-]*://\S+|\]\[[^\]\s]*\]")
+
+
+def _prose(text: str) -> str:
+    """The sentence without its addresses and link labels: a line of badges or links
+    ("[Python Versions][python_versions]](https://pypi.org/project/tomlkit/) [!") says
+    too little to answer anything, however close its words are to a question."""
+    return _LINK_MARKUP.sub(" ", text)
+
+
+def _titled(question: str, titles: Sequence[str]) -> frozenset[str]:
+    """Words the question gives in lower case that no dictionary holds and that a
+    retrieved document's title gives: a package's name ("tomlkit", "truststore")."""
+    in_titles = {w for title in titles for w in words(title)}
+    return frozenset(
+        w
+        for w in re.findall(r"(?<![\w.])[a-z][a-z0-9]{3,}(?![\w.])", question)
+        if w in in_titles
+        and w not in stopwords()
+        and not _ENGLISH_ENDING.search(w)
+        and not set(stems(w, drop=frozenset())) & _dictionary()
+    )
 
 
 def _focus(question: str) -> str:

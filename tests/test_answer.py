@@ -1730,3 +1730,110 @@ def test_a_python_project_is_named_by_its_package_without_py(tmp_path, make_assi
     assert "1.10.0" in answer.text
     refused = assistant.ask("Before which PyZork version was zork.__version__ a plain str?")
     assert refused.refused, refused.text
+
+
+def test_a_package_named_in_lower_case_must_be_in_the_source(tmp_path, make_assistant) -> None:
+    """ "What is the minimum Python version required by frobkit?": frobkit is a name (no
+    dictionary holds it, and a retrieved document is titled with it), so zorbpy's sentence
+    about the Python versions zorbpy supports does not answer it."""
+    question = "What is the minimum Python version required by frobkit?"
+    documents = {
+        "frobkit.txt": (
+            "frobkit (Python package)\n\n"
+            "Style-preserving frobnication for humans.\n\n"
+            "frobkit keeps comments, indentation and order.\n"
+        ),
+        "zorbpy.txt": (
+            "zorbpy (Python package)\n\n"
+            "The minimum Python version required by zorbpy is the oldest one numpy supports "
+            "(Python 3.10).\n"
+        ),
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    refused = assistant.ask(question)
+    assert refused.refused, refused.text
+    (tmp_path / "docs" / "frobkit.txt").write_text(
+        documents["frobkit.txt"] + "\nfrobkit requires Python 3.8 or later.\n"
+    )
+    assistant.ingest()
+    assert "3.8" in answered(assistant, question).text
+
+
+def test_an_example_call_gives_no_default(tmp_path, make_assistant) -> None:
+    """ ">>> m.sample()  # ... with loc=1, scale=2" shows what an example passes, not the
+    scale used when none is passed."""
+    from rag.answer import _DEFAULT_GIVEN
+
+    # Nor does a command-line option's syntax.
+    assert not _DEFAULT_GIVEN.search("The negative levels, specified with `--fast=#`, are fast.")
+    assert _DEFAULT_GIVEN.search("timeout=5.0")
+    question = "What is the default scale of frob's Gumbel distribution if I don't pass one?"
+    gumbel = (
+        "frob.distributions.Gumbel (class)\n\n"
+        "Samples from a Gumbel distribution.\n\n"
+        "Example::\n\n"
+        "    >>> m = Gumbel(frob.tensor([1.0]), frob.tensor([2.0]))\n"
+        "    >>> m.sample()  # sample from Gumbel distribution with loc=1, scale=2\n"
+    )
+    documents = {
+        "gumbel.txt": gumbel,
+        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    refused = assistant.ask(question)
+    assert refused.refused, refused.text
+    (tmp_path / "docs" / "gumbel.txt").write_text(
+        gumbel + "\nscale (float): Scale parameter of the distribution, default 1.5.\n"
+    )
+    assistant.ingest()
+    assert "default 1.5" in answered(assistant, question).text
+
+
+def test_a_version_question_needs_a_version_number(tmp_path, make_assistant) -> None:
+    """ "In which Frobkit version was the key parameter added?" asks for a number: "Added
+    the key parameter." gives none, and a line of badges says nothing at all."""
+    from rag.answer import _kind
+
+    assert _kind("In which NumPy version was the symbol parameter added?") == "version"
+    assert _kind("What is the minimum Python version required by tomlkit?") == "version"
+    # A version of a driver may be a name ("ANSI"), not a number.
+    assert _kind("Which version of the MySQL ODBC driver should I specify?") == "entity"
+    question = "In which Frobkit version was the key parameter added to Frobkit.filter?"
+    frobkit = (
+        "frobkit.Frobkit (class)\n\n"
+        "[Python Versions][python_versions]](https://pypi.org/project/frobkit/) [!\n\n"
+        "filter(iterable, key): Filter the items that match.\n\n"
+        "Added the key parameter.\n"
+    )
+    documents = {
+        "frobkit.txt": frobkit,
+        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+    }
+    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    refused = assistant.ask(question)
+    assert refused.refused, refused.text
+    (tmp_path / "docs" / "frobkit.txt").write_text(
+        frobkit.replace("Added the key parameter.", "Added the key parameter in Frobkit 26.1.")
+    )
+    assistant.ingest()
+    assert "26.1" in answered(assistant, question).text
+
+
+def test_a_line_of_badges_is_too_short_to_answer() -> None:
+    """Without its addresses and link labels, "[Python Versions][python_versions]](https://
+    pypi.org/project/tomlkit/) [!" is two words: under MIN_SENTENCE_WORDS."""
+    from rag.answer import MIN_SENTENCE_WORDS, _prose
+    from rag.retrieve import words
+
+    badge = "[Python Versions][python_versions]](https://pypi.org/project/tomlkit/) [!"
+    assert words(_prose(badge)) == ["python", "versions"]
+    assert len(words(_prose(badge))) < MIN_SENTENCE_WORDS <= len(words(badge))
+    assert words(_prose("See https://example.com/docs for all options.")) == [
+        "see",
+        "for",
+        "all",
+        "options",
+    ]
