@@ -465,7 +465,8 @@ class ScoredSentence:
     before: StoredSentence | None = None  # the sentence before it in its paragraph
     lead_in: bool = False  # quoted from `before` on: it names what this gives the value of
     # What its quote runs on over after it: the lines a closing colon introduces ("please
-    # cite the NLTK book, as follows:" and the book's title), which the answer quotes too.
+    # cite the NLTK book, as follows:" and the book's title), set by rank() for the
+    # sentences that may lead.
     follows: str = ""
 
 
@@ -620,10 +621,16 @@ class ExtractiveAnswerer:
                         context=context,
                         opening=opening,
                         before=previous,
-                        follows=_follows(sentence, document_text),
                     )
                 )
         scored.sort(key=lambda s: s.score, reverse=True)
+        # What a closing colon introduces, for the sentences that may lead (those within
+        # twice MARGIN of the best): reading a document's text costs a store read, and
+        # docstrings end many lines in colons ("Parameters:", "Example::").
+        for item in scored:
+            if item.score < scored[0].score - 2 * MARGIN:
+                break
+            item.follows = _follows(item.sentence, document_text)
         return scored
 
     def coverage(self, weights: dict[str, float], text: str) -> float:
@@ -916,11 +923,17 @@ class ExtractiveAnswerer:
         numbers = _numbers_after_names(question.text)
         if not names and not models and not numbers and not titled:
             return ""
-        text = f"{lead.title} {document_text(lead.sentence.source)}"
-        if titled and not titled & set(words(text)):
+        # The title or the sentence usually names the package: no store read for the text.
+        nearby = f"{lead.title} {lead.context} {lead.sentence.text}"
+        if (
+            titled
+            and not titled & set(words(nearby))
+            and not titled & set(words(document_text(lead.sentence.source)))
+        ):
             return f"the source does not mention {' and '.join(sorted(titled))}"
         if not names and not models and not numbers:
             return ""
+        text = f"{lead.title} {document_text(lead.sentence.source)}"
         for number in numbers:
             if not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w])", text):
                 # "How much did an IBM 704 cost?" is not answered by "IBM introduced the
