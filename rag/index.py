@@ -131,13 +131,9 @@ class SentenceHit:
 
 
 @dataclass(frozen=True)
-class StoredSentence:
-    id: str
-    source: str
-    start: int
-    end: int
-    passage: int
-    text: str
+class StoredSentence(SentenceHit):
+    """A sentence as stored: with its vector."""
+
     embedding: np.ndarray
     meaning: str = ""  # what was embedded, where it differs from text (table rows)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 import rag
-from rag import Assistant
+from rag import Answer, Assistant
 from tests.support import DOC_000, DOC_002, DOC_003, LIN_YUN_QUESTION, SEED_SOURCES
 
 pytestmark = pytest.mark.slow
@@ -1560,6 +1561,32 @@ def test_what_someone_does_for_a_living_is_who_they_are_said_to_be(assistant) ->
     )
 
 
+def assistant_over_readmes(make_assistant, folder: Path, documents: dict[str, str]) -> Assistant:
+    """An assistant over `documents` and two unrelated READMEs, so that a test document's
+    own words are not the collection's vocabulary (a word in most passages is no name)."""
+    return assistant_over(make_assistant, folder, {**documents, **_TWO_READMES})
+
+
+def answered_once_said(
+    make_assistant, folder: Path, documents: dict[str, str], question: str, name: str, text: str
+) -> Answer:
+    """Over `documents` (and two unrelated READMEs), the question is refused while the
+    document `name` does not say the answer, and answered once it is rewritten to `text`
+    and ingested."""
+    assistant = assistant_over_readmes(make_assistant, folder, documents)
+    refused = assistant.ask(question)
+    assert refused.refused, refused.text
+    (folder / name).write_text(text)
+    assistant.ingest()
+    return answered(assistant, question)
+
+
+_TWO_READMES = {
+    "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
+    "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+}
+
+
 def test_advice_with_no_one_giving_it_is_not_asked_as_a_statement(tmp_path, make_assistant) -> None:
     """ "Which engine is recommended if ...?" asks which engine, not what someone said: the
     sentence naming it ("I suggest using the gnutls engine") answers."""
@@ -1575,9 +1602,7 @@ def test_advice_with_no_one_giving_it_is_not_asked_as_a_statement(tmp_path, make
             "If your program is licensed under the GNU GPL, I suggest using the gnutls engine. "
             "The nss engine may also be compatible with the GPL.\n"
         ),
-        # Other documents, so that the engines' names are not the collection's vocabulary.
-        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
+        **_TWO_READMES,
         "smartdrv.txt": "SmartDrive\n\nA disk cache for DOS.\n\nIt speeds up reads.\n",
     }
     assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
@@ -1598,18 +1623,17 @@ def test_how_to_see_something_is_answered_by_what_shows_it(tmp_path, make_assist
             "Cacher is a disk cache for DOS.\n\n"
             "The hit-and-miss statistics are crucial for gauging how well Cacher is set up.\n"
         ),
-        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
     }
-    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
-    refused = assistant.ask(question)
-    assert refused.refused, refused.text
-    (tmp_path / "docs" / "cacher.txt").write_text(
+    answer = answered_once_said(
+        make_assistant,
+        tmp_path / "docs",
+        documents,
+        question,
+        "cacher.txt",
         documents["cacher.txt"]
-        + "\nTyping CACHER /S at a DOS prompt shows the cache size and a hit-and-miss report.\n"
+        + "\nTyping CACHER /S at a DOS prompt shows the cache size and a hit-and-miss report.\n",
     )
-    assistant.ingest()
-    assert "CACHER /S" in answered(assistant, question).text
+    assert "CACHER /S" in answer.text
 
 
 def test_what_a_closing_colon_introduces_counts_as_said(tmp_path, make_assistant) -> None:
@@ -1622,10 +1646,8 @@ def test_what_a_closing_colon_introduces_counts_as_said(tmp_path, make_assistant
             "If you publish work that uses Frobnik, please cite the Frobnik paper, as follows:\n\n"
             "Smith, Jane and Lee Wong (2011). Fast Frobnication in Practice. Acme Press.\n"
         ),
-        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
     }
-    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", documents)
     answer = answered(assistant, "Which paper should I cite if I publish work that uses Frobnik?")
     assert "Fast Frobnication in Practice" in answer.text
     assert "as follows:" in answer.citations[0].quote
@@ -1668,18 +1690,17 @@ def test_a_question_about_what_is_raised_needs_an_exception_named(tmp_path, make
             "load(path): Read an archive from path and return its members.\n\n"
             "Members are returned in the order they were stored.\n"
         ),
-        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
     }
-    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
-    refused = assistant.ask(question)
-    assert refused.refused, refused.text
-    (tmp_path / "docs" / "packer.txt").write_text(
-        packer
-        + "If neither tool is available, raises PackerExecError. Returns the name of the archive.\n"
+    answer = answered_once_said(
+        make_assistant,
+        tmp_path / "docs",
+        documents,
+        question,
+        "packer.txt",
+        packer + "If neither tool is available, raises PackerExecError. "
+        "Returns the name of the archive.\n",
     )
-    assistant.ingest()
-    assert "PackerExecError" in answered(assistant, question).text
+    assert "PackerExecError" in answer.text
 
 
 def test_a_lower_case_name_beside_any_word_of_the_asked_phrase_names_it(
@@ -1702,10 +1723,8 @@ def test_a_lower_case_name_beside_any_word_of_the_asked_phrase_names_it(
             "with the features removed that frob does not need.\n\n"
             "It parses command lines.\n"
         ),
-        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
     }
-    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", documents)
     answer = answered(
         assistant, "Which standard library module was frob.parser originally copied from?"
     )
@@ -1722,10 +1741,8 @@ def test_a_python_project_is_named_by_its_package_without_py(tmp_path, make_assi
             "Prior to 1.10.0 frob.__version__ was stored as a str and so many did comparisons "
             "against frob.__version__ as if it were a str.\n"
         ),
-        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
     }
-    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", documents)
     answer = answered(assistant, "Before which PyFrob version was frob.__version__ a plain str?")
     assert "1.10.0" in answer.text
     refused = assistant.ask("Before which PyZork version was zork.__version__ a plain str?")
@@ -1748,16 +1765,16 @@ def test_a_package_named_in_lower_case_must_be_in_the_source(tmp_path, make_assi
             "The minimum Python version required by zorbpy is the oldest one numpy supports "
             "(Python 3.10).\n"
         ),
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
     }
-    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
-    refused = assistant.ask(question)
-    assert refused.refused, refused.text
-    (tmp_path / "docs" / "frobkit.txt").write_text(
-        documents["frobkit.txt"] + "\nfrobkit requires Python 3.8 or later.\n"
+    answer = answered_once_said(
+        make_assistant,
+        tmp_path / "docs",
+        documents,
+        question,
+        "frobkit.txt",
+        documents["frobkit.txt"] + "\nfrobkit requires Python 3.8 or later.\n",
     )
-    assistant.ingest()
-    assert "3.8" in answered(assistant, question).text
+    assert "3.8" in answer.text
 
 
 def test_an_example_call_gives_no_default(tmp_path, make_assistant) -> None:
@@ -1778,17 +1795,16 @@ def test_an_example_call_gives_no_default(tmp_path, make_assistant) -> None:
     )
     documents = {
         "gumbel.txt": gumbel,
-        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
     }
-    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
-    refused = assistant.ask(question)
-    assert refused.refused, refused.text
-    (tmp_path / "docs" / "gumbel.txt").write_text(
-        gumbel + "\nscale (float): Scale parameter of the distribution, default 1.5.\n"
+    answer = answered_once_said(
+        make_assistant,
+        tmp_path / "docs",
+        documents,
+        question,
+        "gumbel.txt",
+        gumbel + "\nscale (float): Scale parameter of the distribution, default 1.5.\n",
     )
-    assistant.ingest()
-    assert "default 1.5" in answered(assistant, question).text
+    assert "default 1.5" in answer.text
 
 
 def test_a_version_question_needs_a_version_number(tmp_path, make_assistant) -> None:
@@ -1809,17 +1825,16 @@ def test_a_version_question_needs_a_version_number(tmp_path, make_assistant) -> 
     )
     documents = {
         "frobkit.txt": frobkit,
-        "zsh.txt": "zsh for Debian\n\nThe Z shell reads .zshrc at start.\n\nIt has completion.\n",
-        "vim.txt": "vim for Debian\n\nModelines are disabled by default.\n\nSee :help.\n",
     }
-    assistant = assistant_over(make_assistant, tmp_path / "docs", documents)
-    refused = assistant.ask(question)
-    assert refused.refused, refused.text
-    (tmp_path / "docs" / "frobkit.txt").write_text(
-        frobkit.replace("Added the key parameter.", "Added the key parameter in Frobkit 26.1.")
+    answer = answered_once_said(
+        make_assistant,
+        tmp_path / "docs",
+        documents,
+        question,
+        "frobkit.txt",
+        frobkit.replace("Added the key parameter.", "Added the key parameter in Frobkit 26.1."),
     )
-    assistant.ingest()
-    assert "26.1" in answered(assistant, question).text
+    assert "26.1" in answer.text
 
 
 def test_a_line_of_badges_is_too_short_to_answer() -> None:
