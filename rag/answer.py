@@ -1474,12 +1474,11 @@ def _asked_phrase(text: str) -> list[str]:
     """The words after "which" or "what" naming the thing asked for, up to the verb: the
     asked noun and what follows it ("standard library module"), stopping before a word
     ending in -ed ("Which company manufactured...": a verb)."""
-    head = _asked_noun(text)
-    if not head:
+    match = _ASKED_NOUN.search(text)
+    if match is None:
         return []
-    after = re.split(r"[^\w'’-]+", text[_ASKED_NOUN.search(text).end() :].lower())  # type: ignore[union-attr]
-    phrase = [head]
-    for word in after:
+    phrase = [match.group(1).lower()]
+    for word in re.split(r"[^\w'’-]+", text[match.end() :].lower()):
         if not word:
             continue
         if word in _PHRASE_END or word.endswith("ed") or len(phrase) == 3:
