@@ -57,6 +57,29 @@ def sentence_id(source: str, start: int, end: int) -> str:
     return f"{source}#{start}-{end}"
 
 
+def sentence_location(id_: str) -> tuple[str, int, int]:
+    """(source, start, end) of a sentence_id."""
+    source, _, span = id_.rpartition("#")
+    start, _, end = span.partition("-")
+    return source, int(start), int(end)
+
+
+_WORD = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
+TELLING_WORDS = 4  # words a sentence needs to represent its passage in dense search
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def telling(sentence: str) -> bool:
+    """Whether a sentence says enough to speak for its passage in dense search: a fragment
+    ("the model.", "size of key k.") sits close to any question sharing its one word.
+    Index records list their fragments by this rule (StoredDocument.fragments): a change
+    to it needs a new record key, or old records keep the old rule's list."""
+    return len(words(sentence)) >= TELLING_WORDS
+
+
 def passage_id(source: str, position: int) -> str:
     return f"{source}#p{position}"
 

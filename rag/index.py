@@ -45,7 +45,9 @@ from rag.chunks import (
     passage_location,
     sentence_id,
     sentence_key,
+    sentence_location,
     split_document,
+    telling,
 )
 from rag.documents import Document
 from rag.embeddings import (
@@ -63,6 +65,7 @@ _ADD_BATCH = 1000  # sentence records per Chroma add()
 _SCAN_PAGE = 5000  # records per page when the consistency check reads every sentence
 _SEGMENT_FOLDER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SENTENCE_SPACE = {"hnsw:space": "cosine"}
+_FRAGMENTS = "fragments"  # a record's key for StoredDocument.fragments
 PENDING = ""  # content_hash of a record whose sentences are being replaced
 _STATE_ID = "corpus"  # the record in <name>-state that carries the version token
 
@@ -116,24 +119,42 @@ class StoredDocument:
     # passage's sentences by id (about 1.5 ms at 10,000 documents) instead of by a
     # metadata filter (about 30 ms). None in records written before it was kept.
     sentence_spans: tuple[tuple[tuple[int, int], ...], ...] | None = None
+    # Starts of the sentences too short to speak for their passage (chunks.telling): a
+    # nearest-sentence search then needs only the hits' ids and this record, not each
+    # hit's row (rows cost ~0.2 ms each, 100 per question). None in older records.
+    fragments: frozenset[int] | None = None
+
+    def passage_of(self, start: int, end: int) -> int | None:
+        """The passage holding the sentence at start:end, per sentence_spans."""
+        for position, spans in enumerate(self.sentence_spans or ()):
+            if spans and spans[0][0] <= start and end <= spans[-1][1] and (start, end) in spans:
+                return position
+        return None
 
 
 @dataclass(frozen=True)
 class SentenceHit:
-    """A sentence found by nearest-neighbour search: where it is and what it says."""
+    """Where a sentence is."""
 
     id: str
     source: str
     start: int
     end: int
     passage: int
-    text: str
+
+
+@dataclass(frozen=True)
+class DenseHit(SentenceHit):
+    """A sentence found by nearest-neighbour search."""
+
+    telling: bool  # says enough to speak for its passage (chunks.telling)
 
 
 @dataclass(frozen=True)
 class StoredSentence(SentenceHit):
-    """A sentence as stored: with its vector."""
+    """A sentence as stored: what it says, with its vector."""
 
+    text: str
     embedding: np.ndarray
     meaning: str = ""  # what was embedded, where it differs from text (table rows)
 
@@ -400,32 +421,49 @@ class Index:
     def count_sentences(self) -> int:
         return int(self._sentences.count())
 
-    def nearest_sentences(self, query: np.ndarray, n: int) -> list[tuple[SentenceHit, float]]:
-        # Queried on the raw collection (not ChromaVectorStore.query) because we need the
-        # cosine itself. Without the hits' vectors: Chroma reads each returned field row
-        # by row (about 3 of 15 ms at 10,000 documents go to the vectors), and the
-        # passages chosen from the hits read their sentences, vectors included, anyway.
+    def nearest_sentences(self, query: np.ndarray, n: int) -> list[tuple[DenseHit, float]]:
+        """The n sentences closest to the query, with their cosines.
+
+        Queried on the raw collection (not ChromaVectorStore.query) because we need the
+        cosine itself, and for ids and distances only: Chroma reads any other field of
+        the hits row by row (at 10,000 documents 10-30 ms for 100 hits, against 3 ms for
+        the search), while where each hit is comes from its id and its document's record
+        (passage, and whether it is a fragment), which the retriever reads anyway for
+        the passages' spans. Hits the records do not place (records from before
+        fragments were listed, or a document rewritten since the search) read their rows.
+        """
         self.check_embedding()
         # No count() first: Chroma returns what it has when n exceeds it (none when empty).
         got = self._sentences.query(
-            query_embeddings=[query.tolist()],
-            n_results=n,
-            include=["metadatas", "documents", "distances"],
+            query_embeddings=[query.tolist()], n_results=n, include=["distances"]
         )
-        hits = zip(got["ids"][0], got["metadatas"][0], got["documents"][0], got["distances"][0])
+        ids: list[str] = got["ids"][0]
+        located = [sentence_location(id_) for id_ in ids]
+        records = self.documents_of(source for source, _, _ in located)
+        placed: dict[str, DenseHit] = {}
+        for id_, (source, start, end) in zip(ids, located):
+            record = records.get(source)
+            if record is None or record.fragments is None:
+                continue
+            position = record.passage_of(start, end)
+            if position is not None:
+                says = start not in record.fragments
+                placed[id_] = DenseHit(id_, source, start, end, position, says)
+        unplaced = [id_ for id_ in ids if id_ not in placed]
+        for batch in _batches(unplaced, _LOOKUP_BATCH):
+            for sentence in self._read_sentences(ids=batch, vectors=False):
+                placed[sentence.id] = DenseHit(
+                    sentence.id,
+                    sentence.source,
+                    sentence.start,
+                    sentence.end,
+                    sentence.passage,
+                    telling(sentence.text),
+                )
         return [
-            (
-                SentenceHit(
-                    id_,
-                    str(meta["source"]),
-                    int(meta["start"]),
-                    int(meta["end"]),
-                    int(meta["passage"]),
-                    text,
-                ),
-                1.0 - float(dist),
-            )
-            for id_, meta, text, dist in hits
+            (placed[id_], 1.0 - float(dist))
+            for id_, dist in zip(ids, got["distances"][0])
+            if id_ in placed  # deleted since the search
         ]
 
     def check_embedding(self) -> None:
@@ -484,12 +522,14 @@ class Index:
             found.extend(self._read_sentences(where={"passage_id": {"$in": batch}}))
         return found
 
-    def _read_sentences(self, **selection: Any) -> list[StoredSentence]:
-        got = self._sentences.get(**selection, include=["metadatas", "documents", "embeddings"])
+    def _read_sentences(self, vectors: bool = True, **selection: Any) -> list[StoredSentence]:
+        fields = ["metadatas", "documents", "embeddings"] if vectors else ["metadatas", "documents"]
+        got = self._sentences.get(**selection, include=fields)
+        embeddings = got["embeddings"] if vectors else [np.zeros(0)] * len(got["ids"])
         return [
             _stored_sentence(id_, meta, doc, emb)
             for id_, meta, doc, emb in zip(
-                got["ids"], got["metadatas"], got["documents"], got["embeddings"]
+                got["ids"], got["metadatas"], got["documents"], embeddings
             )
         ]
 
@@ -589,6 +629,10 @@ class Index:
             if unlisted:  # records from before sentence spans were kept
                 with self._writing():
                     self._record_sentence_spans(unlisted, stored)
+            unmarked = [s for s in kept if stored[s].fragments is None]
+            if unmarked:  # records from before fragments were listed
+                with self._writing():
+                    self._record_fragments(unmarked)
             if remove_missing:
                 present = {doc.source for doc in documents} | set(keep)
                 for source in sorted(set(stored) - present):
@@ -1024,6 +1068,7 @@ class Index:
                     "content_hash": doc.content_hash,
                     "passages": json.dumps([[p.start, p.end] for p in passages]),
                     "sentence_spans": _sentence_spans_json(passages),
+                    _FRAGMENTS: _fragments_json(passages),
                     "sentences": count,
                     "added_at": now,
                     "chunking": chunking,
@@ -1070,6 +1115,24 @@ class Index:
                 ids=batch, metadatas=[{"sentence_spans": json.dumps(spans[s])} for s in batch]
             )
 
+    def _record_fragments(self, sources: list[str]) -> None:
+        """List the fragments of records written without the list, from their text and
+        sentence spans (once; nothing is embedded)."""
+        for batch in _batches(sources, _LOOKUP_BATCH):
+            got = self._documents.get(ids=batch, include=["documents", "metadatas"])
+            fragments = [
+                json.dumps(
+                    [
+                        start
+                        for spans in json.loads(meta["sentence_spans"])
+                        for start, end in spans
+                        if not telling(text[start:end])
+                    ]
+                )
+                for text, meta in zip(got["documents"], got["metadatas"])
+            ]
+            self._documents.update(ids=got["ids"], metadatas=[{_FRAGMENTS: f} for f in fragments])
+
     def _retitle(self, doc: Document) -> None:
         self._documents.update(
             ids=[doc.source], metadatas=[{"title": doc.title, "description": doc.description}]
@@ -1101,11 +1164,16 @@ def _stored_document(source: str, meta: dict[str, Any]) -> StoredDocument:
             if "sentence_spans" in meta
             else None
         ),
+        fragments=(frozenset(json.loads(meta[_FRAGMENTS])) if _FRAGMENTS in meta else None),
     )
 
 
 def _sentence_spans_json(passages: Sequence[Passage]) -> str:
     return json.dumps([[[s.start, s.end] for s in p.sentences] for p in passages])
+
+
+def _fragments_json(passages: Sequence[Passage]) -> str:
+    return json.dumps([s.start for p in passages for s in p.sentences if not telling(s.text)])
 
 
 def _stored_sentence(id_: str, meta: dict[str, Any], text: str, emb: Any) -> StoredSentence:

@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import os
-import re
 import sqlite3
 import threading
 from collections import Counter
@@ -24,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunks import passage_id, passage_location
+from rag.chunks import passage_id, passage_location, telling, words
 from rag.documents import subject_of
 from rag.errors import UnknownSourceError
 from rag.index import Index, SentenceHit, StoredDocument, StoredSentence
@@ -35,7 +34,6 @@ RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
 DUPLICATE_COSINE = 0.95  # passages this close retell the same text
 CONTEXT_CHARS = 2400  # evidence k passages are topped up to (six news paragraphs: ~2,300)
 LEXICAL_DEPTH = 5000  # BM25 ranks looked up for dense candidates past the list's cut
-TELLING_WORDS = 4  # words a sentence needs to represent its passage in dense search
 # Near-synonyms a question word also searches in BM25 (see HybridRetriever.related_terms).
 # Single-word vectors of this model put related words close as well as synonyms (china ~
 # shanghai 0.77, easier ~ harder 0.84): below 0.75 the related ones crowd out the rest.
@@ -108,13 +106,6 @@ def stopwords() -> frozenset[str]:
     from llama_index.core.utils import globals_helper  # the file moved: the slow way
 
     return frozenset(short) | frozenset(globals_helper.stopwords)
-
-
-_WORD = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 def content_words(text: str) -> list[str]:
@@ -878,7 +869,7 @@ class HybridRetriever:
             LEXICAL_DEPTH,
             self.related_terms(asked),
             listed=lexical_cut,
-            among=[passage_id(s.source, s.passage) for s, _ in dense_hits if telling(s.text)],
+            among=[passage_id(s.source, s.passage) for s, _ in dense_hits if s.telling],
         )
         # Titles and passage spans of the candidates' documents only, not the whole catalog.
         catalog = self.index.documents_of(
@@ -900,7 +891,7 @@ class HybridRetriever:
 
         by_passage: dict[str, list[StoredSentence]] = {}
         for sentence, cosine in dense_hits:
-            if not telling(sentence.text):
+            if not sentence.telling:
                 continue
             pid = passage_id(sentence.source, sentence.passage)
             passage = candidate(pid, sentence.source, *span(sentence))
@@ -1133,12 +1124,6 @@ def margins(passages: list[RetrievedPassage]) -> dict[str, float]:
         for passage, value in zip(passages, normal):
             total[passage.id] += float(value)
     return total
-
-
-def telling(sentence: str) -> bool:
-    """Whether a sentence says enough to speak for its passage in dense search: a fragment
-    ("the model.", "size of key k.") sits close to any question sharing its one word."""
-    return len(words(sentence)) >= TELLING_WORDS
 
 
 def collapse_duplicates(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:

@@ -414,6 +414,59 @@ def test_passage_sentences_are_read_by_id_and_old_records_gain_their_spans(inges
     assert {s.id for s in index.sentences_of(pids)} == by_id
 
 
+def _dense_hits(index, question: str) -> tuple[list, int]:
+    """Every sentence by closeness to the question, and how many rows were read for it."""
+    reads = []
+    get = index._sentences.get
+    index._sentences.get = lambda *a, **k: reads.append(k) or get(*a, **k)
+    try:
+        hits = index.nearest_sentences(index.embedder.encode_one(question), 1000)
+    finally:
+        del index._sentences.get
+    return hits, len(reads)
+
+
+def test_dense_hits_are_placed_by_their_records_and_old_records_gain_their_fragments(
+    corpus_copy: Path, ingested
+) -> None:
+    from rag.chunks import telling
+
+    (corpus_copy / "herders.txt").write_text(f"Solar shears.\n\n{NEW_SENTENCE}\n")
+    assert ingested.ingest().added == ["herders.txt"]
+    index = ingested.index
+    hits, reads = _dense_hits(index, LIN_YUN_QUESTION)
+    assert reads == 0 and len(hits) == index.count_sentences()
+    rows = index._sentences.get(ids=[h.id for h, _ in hits], include=["metadatas", "documents"])
+    stored = {
+        id_: (m["source"], m["start"], m["end"], m["passage"], telling(text))
+        for id_, m, text in zip(rows["ids"], rows["metadatas"], rows["documents"])
+    }
+    assert {h.id: (h.source, h.start, h.end, h.passage, h.telling) for h, _ in hits} == stored
+    herders = sorted((h.start, h.telling) for h, _ in hits if h.source == "herders.txt")
+    assert [says for _, says in herders] == [False, True]  # "Solar shears.", the vote
+
+    # A record written before fragments were listed: its hits read their rows, and the
+    # next ingest lists them without embedding anything.
+    got = index._documents.get(
+        ids=["herders.txt"], include=["metadatas", "documents", "embeddings"]
+    )
+    old = {k: v for k, v in got["metadatas"][0].items() if k != "fragments"}
+    index._documents.delete(ids=["herders.txt"])
+    index._documents.add(
+        ids=["herders.txt"],
+        documents=got["documents"],
+        embeddings=got["embeddings"],
+        metadatas=[old],
+    )
+    index._bump_version()
+    assert index.documents()["herders.txt"].fragments is None
+    assert _dense_hits(index, LIN_YUN_QUESTION) == (hits, 1)
+    report = ingested.ingest()
+    assert report.embedded == 0 and "herders.txt" in report.unchanged
+    assert index.documents()["herders.txt"].fragments == {0}  # "Solar shears."
+    assert _dense_hits(index, LIN_YUN_QUESTION) == (hits, 0)
+
+
 def test_a_chroma_read_failing_during_a_write_is_read_again_after_it(
     tmp_path: Path, make_assistant
 ) -> None:
