@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,7 +65,22 @@ _ADD_BATCH = 1000  # sentence records per Chroma add()
 _SCAN_PAGE = 5000  # records per page when the consistency check reads every sentence
 _SEGMENT_FOLDER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SENTENCE_SPACE = {"hnsw:space": "cosine"}
-_FRAGMENTS = "fragments"  # a record's key for StoredDocument.fragments
+# A document record's metadata: the two keys queries filter on, and every other field as
+# one JSON value. Chroma keeps each metadata key as a row of its own and reads them row by
+# row: ten keys made a record read cost twice what three do (50 records: 7-8 ms against
+# 3.4-4.5 ms), and a question reads 50-100 records.
+_RECORD = "record"
+# The keys of records written before packing; the next ingest packs them (Index._repack).
+_UNPACKED = (
+    "title",
+    "description",
+    "passages",
+    "sentence_spans",
+    "fragments",
+    "sentences",
+    "added_at",
+    "chunking",
+)
 PENDING = ""  # content_hash of a record whose sentences are being replaced
 _STATE_ID = "corpus"  # the record in <name>-state that carries the version token
 
@@ -123,6 +138,12 @@ class StoredDocument:
     # nearest-sentence search then needs only the hits' ids and this record, not each
     # hit's row (rows cost ~0.2 ms each, 100 per question). None in older records.
     fragments: frozenset[int] | None = None
+    packed: bool = True  # written as one JSON value (_RECORD); False for older records
+
+    @property
+    def current(self) -> bool:
+        """Whether the record has every field the format has now (else _repack fixes it)."""
+        return self.packed and self.sentence_spans is not None and self.fragments is not None
 
     def passage_of(self, start: int, end: int) -> int | None:
         """The passage holding the sentence at start:end, per sentence_spans."""
@@ -625,14 +646,10 @@ class Index:
                 ):
                     resplit.add(doc.source)  # same text, new split: its words are stored
             kept = report.unchanged + [doc.source for doc in retitled]  # same sentences
-            unlisted = [s for s in kept if stored[s].sentence_spans is None]
-            if unlisted:  # records from before sentence spans were kept
+            outdated = [s for s in kept if not stored[s].current]
+            if outdated:  # records written in an older format
                 with self._writing():
-                    self._record_sentence_spans(unlisted, stored)
-            unmarked = [s for s in kept if stored[s].fragments is None]
-            if unmarked:  # records from before fragments were listed
-                with self._writing():
-                    self._record_fragments(unmarked)
+                    self._repack(outdated, stored)
             if remove_missing:
                 present = {doc.source for doc in documents} | set(keep)
                 for source in sorted(set(stored) - present):
@@ -1015,8 +1032,10 @@ class Index:
         sources = [doc.source for doc, _ in group]
         replaced = self._documents.get(ids=sources, include=[])["ids"]
         if replaced:
+            # None deletes a key: older records' unpacked fields go with the old version.
             self._documents.update(
-                ids=replaced, metadatas=[{"content_hash": PENDING} for _ in replaced]
+                ids=replaced,
+                metadatas=[{"content_hash": PENDING, **dict.fromkeys(_UNPACKED)} for _ in replaced],
             )
         for batch in _batches(sources, _LOOKUP_BATCH):
             self._sentences.delete(where={"source": {"$in": batch}})
@@ -1062,18 +1081,25 @@ class Index:
             documents=[doc.text for doc, _ in group],
             embeddings=[[0.0] for _ in group],  # the registry is looked up by id only
             metadatas=[
-                {
-                    "title": doc.title,
-                    "description": doc.description,
-                    "content_hash": doc.content_hash,
-                    "passages": json.dumps([[p.start, p.end] for p in passages]),
-                    "sentence_spans": _sentence_spans_json(passages),
-                    _FRAGMENTS: _fragments_json(passages),
-                    "sentences": count,
-                    "added_at": now,
-                    "chunking": chunking,
-                    "embedding": embedding,
-                }
+                _record_metadata(
+                    StoredDocument(
+                        source=doc.source,
+                        title=doc.title,
+                        description=doc.description,
+                        content_hash=doc.content_hash,
+                        passages=tuple((p.start, p.end) for p in passages),
+                        sentences=count,
+                        added_at=now,
+                        chunking=chunking,
+                        embedding=embedding,
+                        sentence_spans=tuple(
+                            tuple((s.start, s.end) for s in p.sentences) for p in passages
+                        ),
+                        fragments=frozenset(
+                            s.start for p in passages for s in p.sentences if not telling(s.text)
+                        ),
+                    )
+                )
                 for (doc, passages), count in zip(group, counts)
             ],
         )
@@ -1096,46 +1122,49 @@ class Index:
         self._sentences.add(ids=ids, documents=texts, embeddings=embeddings, metadatas=metadatas)
         self._written += len(ids)
 
-    def _record_sentence_spans(self, sources: list[str], stored: dict[str, StoredDocument]) -> None:
-        """Add each passage's sentence spans to records written without them, from the
-        sentence records themselves (once; nothing is embedded)."""
+    def _repack(self, sources: list[str], stored: dict[str, StoredDocument]) -> None:
+        """Rewrite records of an older format in this one (once; nothing is embedded):
+        sentence spans from the sentence records where the record has none, fragments
+        from the document's text, all fields packed."""
         for batch in _batches(sources, _LOOKUP_BATCH):
-            got = self._sentences.get(where={"source": {"$in": batch}}, include=["metadatas"])
-            spans: dict[str, list[list[list[int]]]] = {
-                s: [[] for _ in stored[s].passages] for s in batch
-            }
+            spans = self._spans_from_sentences(
+                [s for s in batch if stored[s].sentence_spans is None], stored
+            )
+            texts = self.document_records(batch)
+            metadatas = []
+            for source in batch:
+                record = stored[source]
+                sentence_spans = spans.get(source, record.sentence_spans) or ()
+                text = texts[source][1]
+                fragments = frozenset(
+                    a for passage in sentence_spans for a, b in passage if not telling(text[a:b])
+                )
+                repacked = replace(record, sentence_spans=sentence_spans, fragments=fragments)
+                metadatas.append({**dict.fromkeys(_UNPACKED), **_record_metadata(repacked)})
+            self._documents.update(ids=batch, metadatas=metadatas)
+
+    def _spans_from_sentences(
+        self, sources: list[str], stored: dict[str, StoredDocument]
+    ) -> dict[str, tuple[tuple[tuple[int, int], ...], ...]]:
+        """Each passage's sentence spans of records written without them, from the
+        sentence records themselves."""
+        spans: dict[str, list[list[tuple[int, int]]]] = {
+            s: [[] for _ in stored[s].passages] for s in sources
+        }
+        if sources:
+            got = self._sentences.get(where={"source": {"$in": sources}}, include=["metadatas"])
             for meta in got["metadatas"]:
                 passages = spans[str(meta["source"])]
                 if int(meta["passage"]) < len(passages):
-                    passages[int(meta["passage"])].append([int(meta["start"]), int(meta["end"])])
-            for passages in spans.values():
-                for sentences in passages:
-                    sentences.sort()
-            self._documents.update(
-                ids=batch, metadatas=[{"sentence_spans": json.dumps(spans[s])} for s in batch]
-            )
-
-    def _record_fragments(self, sources: list[str]) -> None:
-        """List the fragments of records written without the list, from their text and
-        sentence spans (once; nothing is embedded)."""
-        for batch in _batches(sources, _LOOKUP_BATCH):
-            got = self._documents.get(ids=batch, include=["documents", "metadatas"])
-            fragments = [
-                json.dumps(
-                    [
-                        start
-                        for spans in json.loads(meta["sentence_spans"])
-                        for start, end in spans
-                        if not telling(text[start:end])
-                    ]
-                )
-                for text, meta in zip(got["documents"], got["metadatas"])
-            ]
-            self._documents.update(ids=got["ids"], metadatas=[{_FRAGMENTS: f} for f in fragments])
+                    passages[int(meta["passage"])].append((int(meta["start"]), int(meta["end"])))
+        return {s: tuple(tuple(sorted(p)) for p in passages) for s, passages in spans.items()}
 
     def _retitle(self, doc: Document) -> None:
+        got = self._documents.get(ids=[doc.source], include=["metadatas"])
+        record = _stored_document(doc.source, got["metadatas"][0])
+        retitled = replace(record, title=doc.title, description=doc.description)
         self._documents.update(
-            ids=[doc.source], metadatas=[{"title": doc.title, "description": doc.description}]
+            ids=[doc.source], metadatas=[{**dict.fromkeys(_UNPACKED), **_record_metadata(retitled)}]
         )
 
     def _delete_source(self, source: str, keep_record: bool = False) -> None:
@@ -1146,34 +1175,53 @@ class Index:
 
 
 def _stored_document(source: str, meta: dict[str, Any]) -> StoredDocument:
+    packed = _RECORD in meta
+    fields = json.loads(meta[_RECORD]) if packed else _unpacked_fields(meta)
+    spans = fields.get("sentence_spans")
+    fragments = fields.get("fragments")
     return StoredDocument(
         source=source,
-        title=str(meta.get("title", source)),
-        description=str(meta.get("description", "")),
+        title=str(fields.get("title", source)),
+        description=str(fields.get("description", "")),
         content_hash=str(meta["content_hash"]),
-        passages=tuple(tuple(p) for p in json.loads(meta.get("passages", "[]"))),
-        sentences=int(meta.get("sentences", 0)),
-        added_at=float(meta.get("added_at", 0.0)),
-        chunking=str(meta.get("chunking", "")),
+        passages=tuple(map(tuple, fields.get("passages", ()))),
+        sentences=int(fields.get("sentences", 0)),
+        added_at=float(fields.get("added_at", 0.0)),
+        chunking=str(fields.get("chunking", "")),
         embedding=str(meta.get("embedding", LEGACY_IDENTITY)),
         sentence_spans=(
-            tuple(
-                tuple((int(a), int(b)) for a, b in spans)
-                for spans in json.loads(meta["sentence_spans"])
-            )
-            if "sentence_spans" in meta
-            else None
+            tuple(tuple(map(tuple, passage)) for passage in spans) if spans is not None else None
         ),
-        fragments=(frozenset(json.loads(meta[_FRAGMENTS])) if _FRAGMENTS in meta else None),
+        fragments=frozenset(fragments) if fragments is not None else None,
+        packed=packed,
     )
 
 
-def _sentence_spans_json(passages: Sequence[Passage]) -> str:
-    return json.dumps([[[s.start, s.end] for s in p.sentences] for p in passages])
+def _unpacked_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a record written before packing: lists were JSON strings."""
+    fields = dict(meta)
+    for key in ("passages", "sentence_spans", "fragments"):
+        if key in fields:
+            fields[key] = json.loads(fields[key])
+    return fields
 
 
-def _fragments_json(passages: Sequence[Passage]) -> str:
-    return json.dumps([s.start for p in passages for s in p.sentences if not telling(s.text)])
+def _record_metadata(record: StoredDocument) -> dict[str, Any]:
+    fields = {
+        "title": record.title,
+        "description": record.description,
+        "passages": record.passages,
+        "sentence_spans": record.sentence_spans,
+        "fragments": sorted(record.fragments) if record.fragments is not None else None,
+        "sentences": record.sentences,
+        "added_at": record.added_at,
+        "chunking": record.chunking,
+    }
+    return {
+        "content_hash": record.content_hash,
+        "embedding": record.embedding,
+        _RECORD: json.dumps(fields),
+    }
 
 
 def _stored_sentence(id_: str, meta: dict[str, Any], text: str, emb: Any) -> StoredSentence:

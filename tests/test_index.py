@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -389,6 +390,43 @@ def _sentences_by_filter(index, passage_ids: list[str]) -> set[str]:
     return set(got["ids"])
 
 
+def _write_unpacked(index, source: str, omit: tuple[str, ...]) -> None:
+    """Rewrite a document's record as records were written before packing (each field a
+    metadata key, lists as JSON strings), without the fields `omit` names."""
+    import json
+
+    got = index._documents.get(ids=[source], include=["metadatas", "documents", "embeddings"])
+    record = index.documents()[source]
+    fields = {
+        "title": record.title,
+        "description": record.description,
+        "content_hash": record.content_hash,
+        "passages": json.dumps(record.passages),
+        "sentence_spans": json.dumps(record.sentence_spans),
+        "fragments": json.dumps(sorted(record.fragments or ())),
+        "sentences": record.sentences,
+        "added_at": record.added_at,
+        "chunking": record.chunking,
+        "embedding": record.embedding,
+    }
+    index._documents.delete(ids=[source])
+    index._documents.add(
+        ids=[source],
+        documents=got["documents"],
+        embeddings=got["embeddings"],
+        metadatas=[{k: v for k, v in fields.items() if k not in omit}],
+    )
+    index._bump_version()
+    assert not index.documents()[source].packed
+
+
+def _record_keys(index, source: str) -> set[str]:
+    return set(index._documents.get(ids=[source], include=["metadatas"])["metadatas"][0])
+
+
+PACKED_KEYS = {"content_hash", "embedding", "record"}
+
+
 def test_passage_sentences_are_read_by_id_and_old_records_gain_their_spans(ingested) -> None:
     index = ingested.index
     doc = index.documents()[DOC_002]
@@ -398,19 +436,15 @@ def test_passage_sentences_are_read_by_id_and_old_records_gain_their_spans(inges
     assert by_id == _sentences_by_filter(index, pids) and len(by_id) == doc.sentences
 
     # A record written before sentence spans were kept: its passages are still read
-    # (by filter), and the next ingest adds the spans without embedding anything.
-    got = index._documents.get(ids=[DOC_002], include=["metadatas", "documents", "embeddings"])
-    old = {k: v for k, v in got["metadatas"][0].items() if k != "sentence_spans"}
-    index._documents.delete(ids=[DOC_002])
-    index._documents.add(
-        ids=[DOC_002], documents=got["documents"], embeddings=got["embeddings"], metadatas=[old]
-    )
-    index._bump_version()
+    # (by filter), and the next ingest adds the spans without embedding anything, and
+    # packs the record.
+    _write_unpacked(index, DOC_002, omit=("sentence_spans", "fragments"))
     assert index.documents()[DOC_002].sentence_spans is None
     assert {s.id for s in index.sentences_of(pids)} == by_id
     report = ingested.ingest()
     assert report.embedded == 0 and DOC_002 in report.unchanged
-    assert index.documents()[DOC_002].sentence_spans == doc.sentence_spans
+    assert index.documents()[DOC_002] == doc
+    assert _record_keys(index, DOC_002) == PACKED_KEYS
     assert {s.id for s in index.sentences_of(pids)} == by_id
 
 
@@ -447,24 +481,37 @@ def test_dense_hits_are_placed_by_their_records_and_old_records_gain_their_fragm
 
     # A record written before fragments were listed: its hits read their rows, and the
     # next ingest lists them without embedding anything.
-    got = index._documents.get(
-        ids=["herders.txt"], include=["metadatas", "documents", "embeddings"]
-    )
-    old = {k: v for k, v in got["metadatas"][0].items() if k != "fragments"}
-    index._documents.delete(ids=["herders.txt"])
-    index._documents.add(
-        ids=["herders.txt"],
-        documents=got["documents"],
-        embeddings=got["embeddings"],
-        metadatas=[old],
-    )
-    index._bump_version()
+    _write_unpacked(index, "herders.txt", omit=("fragments",))
     assert index.documents()["herders.txt"].fragments is None
     assert _dense_hits(index, LIN_YUN_QUESTION) == (hits, 1)
     report = ingested.ingest()
     assert report.embedded == 0 and "herders.txt" in report.unchanged
     assert index.documents()["herders.txt"].fragments == {0}  # "Solar shears."
     assert _dense_hits(index, LIN_YUN_QUESTION) == (hits, 0)
+
+
+def test_records_are_packed_and_older_ones_are_packed_when_replaced_or_retitled(
+    corpus_copy: Path, ingested
+) -> None:
+    index = ingested.index
+    assert all(_record_keys(index, s) == PACKED_KEYS for s in SEED_SOURCES)
+    # An unpacked record whose document changes: the new version is packed, no key left.
+    _write_unpacked(index, DOC_000, omit=())
+    assert index.documents()[DOC_000].current is False
+    with (corpus_copy / DOC_000).open("a", encoding="utf-8") as f:
+        f.write(f"\n{NEW_SENTENCE}\n")
+    assert ingested.ingest().updated == [DOC_000]
+    assert _record_keys(index, DOC_000) == PACKED_KEYS
+    assert ingested.ask(NEW_QUESTION).citations[0].source == DOC_000
+    # An unpacked record whose title changes keeps everything else.
+    before = index.documents()[DOC_002]
+    _write_unpacked(index, DOC_002, omit=())
+    sidecar = corpus_copy / "sources.yaml"
+    old = "China's Top AI Researchers Are Concerned About an Unchecked Arms Race"
+    sidecar.write_text(sidecar.read_text(encoding="utf-8").replace(old, "Renamed"), "utf-8")
+    assert ingested.ingest().updated == [DOC_002]
+    assert _record_keys(index, DOC_002) == PACKED_KEYS
+    assert index.documents()[DOC_002] == replace(before, title="Renamed")
 
 
 def test_a_chroma_read_failing_during_a_write_is_read_again_after_it(

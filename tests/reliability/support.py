@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import sys
@@ -81,8 +82,9 @@ def snapshot(index_dir: Path, collection: str = "rag") -> dict[str, Any]:
             for id_, meta, text in zip(got["ids"], got["metadatas"], got["documents"])
         },
         "records": {
-            id_: (meta["content_hash"], meta["title"], int(meta["sentences"]), text)
+            id_: (meta["content_hash"], fields["title"], int(fields["sentences"]), text)
             for id_, meta, text in zip(records["ids"], records["metadatas"], records["documents"])
+            for fields in [json.loads(meta["record"])]
         },
     }
 
