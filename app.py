@@ -806,9 +806,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     report = assistant.ingest()
     for failure in report.failed:
         print(f"not indexed: {failure['source']}: {failure['reason']}", file=sys.stderr)
-    # The first question pays for loading the tokenizer and lexical index; pay it now.
-    if assistant.sources():
-        assistant.ask(EXAMPLES[0])
+    assistant.warm_up(EXAMPLES[0])  # not the first user's question
     demo = build_app(assistant)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.launch(

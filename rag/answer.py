@@ -1730,6 +1730,11 @@ def _without(sentence: str, question: str) -> str:
     return _TOKEN.sub(lambda m: " " if set(words(m.group(0))) <= asked else m.group(0), sentence)
 
 
+def load_vocabulary() -> None:
+    """Compute the stems of the model's vocabulary now (see Assistant.warm_up)."""
+    _dictionary()
+
+
 @lru_cache(maxsize=1)
 def _dictionary() -> frozenset[str]:
     """Stems of the embedding model's whole-word vocabulary (about 22,500 English words)."""

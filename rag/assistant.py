@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rag.answer import REFUSAL, Answer, ExtractiveAnswerer, Question
+from rag.answer import REFUSAL, Answer, ExtractiveAnswerer, Question, load_vocabulary
 from rag.documents import (
     Document,
     DocumentBatch,
@@ -219,6 +219,15 @@ class Assistant:
         return report
 
     # ---- questions -----------------------------------------------------------------
+
+    def warm_up(self, question: str) -> None:
+        """Pay now, once per process, what the first questions would: the model, the
+        lexical index, the tokenizers (asking `question`), and the answer stage's
+        vocabulary, which only some questions reach (a lower-case word that may be a
+        name): 0.3-0.4 s, paid otherwise by the first such question of a server."""
+        if self.index.has_documents():
+            self.ask(question)
+        load_vocabulary()
 
     def ask(self, question: str, history: Sequence[dict[str, Any]] | None = None) -> Answer:
         """Answer from the documents. With an LLM, endpoint faults never raise: the

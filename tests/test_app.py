@@ -143,6 +143,17 @@ def _library(tmp_path: Path, **overrides) -> tuple[Assistant, Path]:
     return Assistant(corpus_dir=corpus, index_dir=tmp_path / "index", **overrides), corpus
 
 
+def test_warm_up_computes_the_answer_vocabulary_even_before_anything_is_indexed(
+    tmp_path: Path,
+) -> None:
+    from rag.answer import _dictionary
+
+    assistant, _ = _library(tmp_path)
+    _dictionary.cache_clear()
+    assistant.warm_up(LIN_YUN_QUESTION)  # nothing indexed: nothing to ask
+    assert _dictionary.cache_info().currsize == 1
+
+
 @pytest.mark.parametrize(
     "name", ["../evil.txt", "../../etc/passwd.md", "a/b.txt", "..\\x.txt", "/abs.txt", ".."]
 )
