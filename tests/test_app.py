@@ -143,15 +143,21 @@ def _library(tmp_path: Path, **overrides) -> tuple[Assistant, Path]:
     return Assistant(corpus_dir=corpus, index_dir=tmp_path / "index", **overrides), corpus
 
 
-def test_warm_up_computes_the_answer_vocabulary_even_before_anything_is_indexed(
+def test_warm_up_computes_the_answer_vocabulary_and_freezes_what_lives_on(
     tmp_path: Path,
 ) -> None:
+    import gc
+
     from rag.answer import _dictionary
 
     assistant, _ = _library(tmp_path)
     _dictionary.cache_clear()
-    assistant.warm_up(LIN_YUN_QUESTION)  # nothing indexed: nothing to ask
-    assert _dictionary.cache_info().currsize == 1
+    try:
+        assistant.warm_up(LIN_YUN_QUESTION)  # nothing indexed: nothing to ask
+        assert _dictionary.cache_info().currsize == 1
+        assert gc.get_freeze_count() > 0  # what lives on is out of full collections' scan
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.parametrize(
