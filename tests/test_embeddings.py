@@ -272,6 +272,66 @@ def test_an_index_is_never_queried_with_another_variants_vectors(
         make_assistant(corpus_copy, embed_backend="onnx").ask(LIN_YUN_QUESTION)
 
 
+def _record_scans(index) -> list[dict]:
+    """Patch this Index's document collection to note each filtered read by identity."""
+    scans: list[dict] = []
+    collection = index._documents
+    read = collection.get
+
+    def noted(*args, **kwargs):
+        if "embedding" in json.dumps(kwargs.get("where") or {}):
+            scans.append(kwargs["where"])
+        return read(*args, **kwargs)
+
+    collection.get = noted
+    return scans
+
+
+def _forget_identities(index) -> None:
+    """Make the state record look as it did before it named the records' identities."""
+    index._state.update(ids=["corpus"], metadatas=[{"embeddings": None}])
+    assert "embeddings" not in index._state_metadata()
+
+
+def test_the_state_names_the_records_identities_so_asking_scans_no_records(
+    corpus_copy: Path, make_assistant
+) -> None:
+    make_assistant(corpus_copy, embed_backend="onnx").ingest()
+    cold = make_assistant(corpus_copy, embed_backend="onnx")
+    assert cold.index._state_metadata()["embeddings"] == IDENTITIES["onnx"]
+    scans = _record_scans(cold.index)
+    assert not cold.ask(LIN_YUN_QUESTION).refused
+    assert scans == []
+
+    # An index from before the state named them is checked by a scan, and its next
+    # ingest (with nothing to embed or write) names them, once.
+    _forget_identities(cold.index)
+    older = make_assistant(corpus_copy, embed_backend="onnx")
+    scans = _record_scans(older.index)
+    assert not older.ask(LIN_YUN_QUESTION).refused
+    assert len(scans) == 1
+    report = older.ingest()
+    assert report.unchanged == sorted(SEED_SOURCES) and report.embedded == 0
+    assert older.index._state_metadata()["embeddings"] == IDENTITIES["onnx"]
+    after = make_assistant(corpus_copy, embed_backend="onnx")
+    scans = _record_scans(after.index)
+    assert not after.ask(LIN_YUN_QUESTION).refused
+    assert scans == []
+
+    # int8 records beside fp32 ones (an ingest of some files with the other backend):
+    # the state names both, and both backends' asks are refused.
+    extra = corpus_copy / "extra.md"
+    extra.write_text("# Extra\n\nThe int8 backend wrote this note about tokens.\n")
+    int8 = make_assistant(corpus_copy, embed_backend="onnx-int8")
+    assert int8.ingest([extra]).added == ["extra.md"]
+    named = int8.index._state_metadata()["embeddings"].split()
+    assert sorted(named) == sorted({IDENTITIES["onnx"], IDENTITIES["onnx-int8"]})
+    with pytest.raises(EmbeddingMismatchError):
+        make_assistant(corpus_copy, embed_backend="onnx").ask(LIN_YUN_QUESTION)
+    with pytest.raises(EmbeddingMismatchError):
+        make_assistant(corpus_copy, embed_backend="onnx-int8").ask(LIN_YUN_QUESTION)
+
+
 # ---- a cold `rag ask` loads none of the heavy libraries ---------------------------------
 
 _COLD_ASK = """
