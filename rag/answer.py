@@ -158,8 +158,10 @@ _PRONOUNS = frozenset(
 )
 # "What did Diffie say...?" needs evidence that reports what someone said or thinks.
 _SAID_Q = re.compile(
-    r"\b(say|said|says|tell|told|predict\w*|argue[sd]?|arguing|claim\w*|think|thinks|believe\w*|"
-    r"warn\w*|suggest\w*|state|stated|remark\w*|recommend\w*|propose\w*|conclude\w*|"
+    # [a-z]*, not \w*: "predict_with_generate" is an option's name, not a prediction.
+    r"\b(say|said|says|tell|told|predict[a-z]*|argue[sd]?|arguing|claim[a-z]*|think|thinks|"
+    r"believe[a-z]*|warn[a-z]*|suggest[a-z]*|state|stated|remark[a-z]*|recommend[a-z]*|"
+    r"propose[a-z]*|conclude[a-z]*|"
     r"presented|speak|spoke|talk|talked|discuss|discussed)\b"
     # "What did Casper present?", not "what had to be present to run it".
     r"|\b(did|does|do|will|would)\b[^?]*\bpresent\b"
@@ -248,7 +250,8 @@ _DATE = re.compile(
     re.I,
 )
 _TIME = re.compile(
-    r"\b(1[89]|20)\d\d\b|\b(january|february|march|april|(?-i:May)|june|july|august|september|"
+    r"\b(1[89]|20)\d\d\b|\b(1[89]|20)\d0['’]?s\b"
+    r"|\b(january|february|march|april|(?-i:May)|june|july|august|september|"
     r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century|"
     r"seconds?|minutes?|hours?|days?)\b",
@@ -332,10 +335,13 @@ _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
 # Kinds whose value a sentence of the best's own source may give with fewer of the
 # question's words: "When a hacker from MIT visited Stanford in 1976" under "he started
 # calling it El Camino Double Precision" for "In what year did the MIT hacker visit...?"
-# (a date is as particular as a spelled-out name; "a week ago", a time, is not). So is
+# (a date is as particular as a spelled-out name, and so is a year or a decade: "In the
+# late 1970s, manufacturers integrated MRP" under "This renaissance is known as MRP II"
+# for "When did manufacturers integrate MRP...?"; "a week ago", a time, is not). So is
 # an exception's name, and a default said to be one ("scale (float): ..., default 1.5"
 # under the example ">>> m.sample()  # ... with loc=1, scale=2").
 _SAME_SOURCE_KINDS = frozenset([*_SPELLED_KINDS, "date", "default", "exception"])
+_YEAR_OR_DECADE = re.compile(r"\b(1[89]|20)\d\d\b|\b(1[89]|20)\d0['’]?s\b")
 # "Who is the Allman indent style named after?" asks whose name it carries: "named after
 # Eric Allman", not "It resembles normal indent style in Pascal and ALGOL".
 _EPONYM_Q = re.compile(r"\bnamed (after|for)\b|\bin hono(u)?r of\b")
@@ -751,7 +757,15 @@ class ExtractiveAnswerer:
                 (
                     ranked[i].coverage >= ranked[0].coverage
                     or (
-                        question.kind in _SAME_SOURCE_KINDS
+                        (
+                            question.kind in _SAME_SOURCE_KINDS
+                            or (
+                                question.kind == "time"
+                                and _YEAR_OR_DECADE.search(
+                                    _without(ranked[i].sentence.text, question.text)
+                                )
+                            )
+                        )
                         and ranked[i].sentence.source == ranked[0].sentence.source
                     )
                 )
@@ -1044,8 +1058,15 @@ class ExtractiveAnswerer:
             # they did: "perfected on 29 January 1901 by Allen B DuMont".
             tokens = [t for t in tokens if not (_MONTH.fullmatch(t) or _DAY_OR_YEAR.fullmatch(t))]
         quoted = set(_QUOTED.findall(sentence)) | set(_SINGLE_QUOTED.findall(sentence))
-        # "written by `@progrium`": a handle names someone.
+        # 'An optimisation known as "intelligent backtracking"': each word of a short
+        # quoted phrase; "written by `@progrium`": a handle names someone.
+        quoted |= {w for phrase in _QUOTED_PHRASE.findall(sentence) for w in _TOKEN.findall(phrase)}
         quoted |= set(_HANDLE.findall(sentence))
+        # "generate(): For very large templates...": what is called is a name.
+        called = {
+            m.group() for m in _TOKEN.finditer(sentence) if sentence[m.end() : m.end() + 1] == "("
+        }
+        question_lower = question.text.lower()
         name_at = [
             i
             for i, t in enumerate(tokens)
@@ -1054,17 +1075,18 @@ class ExtractiveAnswerer:
                 (i > 0 and (t.lstrip("'’")[:1].isupper() or t[0].isdigit()))
                 or (i == 0 and _unknown_capitalised(t))
                 or "_" in t
+                or t in called
+                # "hybi-13", "krb5-user": letters with digits name a thing in any case.
+                or (any(c.isdigit() for c in t) and any(c.isalpha() for c in t))
                 or t.strip("'’") in quoted
                 or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], phrase)
             )
-            and not set(words(t)) <= asked
-            # "AUTHORS" is the question's "author" in capitals, no name.
-            and not (stems(t) and set(stems(t)) <= asked_stems)
+            and not _given(t, asked, asked_stems, question_lower)
             and not _DEMONYM.search(t)
             and not (terms is not None and _is_common(t, terms))
             # "SECDEC" after "Single Error Correction, Double Error Detection" names
             # what the question already says.
-            and not (t.isupper() and _expands(t, question.text))
+            and not (t.isupper() and "_" not in t and _expands(t, question.text))
         ]
         if person:
             # "Who created SQLAlchemy?" asks for a person: `psycopg_pool` beside "Create"
@@ -1270,8 +1292,9 @@ def _kind(text: str) -> str:
     if _EXPANSION_Q.search(text) and _acronym(text):
         return "expansion"
     head = _asked_noun(text)
-    if _CONTACT_Q.search(lowered) and (not head or _CONTACT_Q.match(head)):
-        # "...an HTTP URL, which port gets used?" asks for a port, not for a URL.
+    if _CONTACT_Q.search(_MENTIONED.sub(" ", lowered)) and (not head or _CONTACT_Q.match(head)):
+        # "...an HTTP URL, which port gets used?" asks for a port, not for a URL; 'What
+        # does the word "email" mean in German?' for a meaning, not for an address.
         return "contact"
     if _PRICE_Q.search(lowered):
         return "price"
@@ -1514,6 +1537,8 @@ def _opens(sentence: StoredSentence, title: str, document_text: Callable[[str], 
 
 
 _QUOTED = re.compile(r"[\"`“]([\w.’'-]*\w)[\"`”]")
+_MENTIONED = re.compile(r"[\"“][^\"“”]*[\"”]")  # a quoted stretch of a question
+_QUOTED_PHRASE = re.compile(r"[\"“]((?:[\w.’'-]+ ){1,3}[\w.’'-]*\w)[\"”]")
 _SINGLE_QUOTED = re.compile(r"(?<![\w'’])['‘]([\w.-]*\w)['’](?![\w'’])")
 _HANDLE = re.compile(r"(?<![\w@])@([A-Za-z][\w-]*\w)")
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -1749,6 +1774,15 @@ def _dictionary() -> frozenset[str]:
 _ENGLISH_ENDING = re.compile(
     r"(ed|ing|ly|ish|ion|ions|ness|ment|ments|able|ible|ive|ous|ful|less|ity|ers|ism|ist)$"
 )
+
+
+def _given(token: str, asked: set[str], asked_stems: set[str], question: str) -> bool:
+    """Whether the question gives this token. An identifier only as itself:
+    "PYTEST_TIMEOUT" for a global timeout of pytest names what the question does not; a
+    word also in other letters: "AUTHORS" is the question's "author" in capitals."""
+    if "_" in token:
+        return token.lower() in question
+    return set(words(token)) <= asked or bool(stems(token) and set(stems(token)) <= asked_stems)
 
 
 def _coined(token: str, beside: list[str], asked: list[str]) -> bool:

@@ -1237,6 +1237,65 @@ def test_single_quoted_terms_and_handles_are_names(assistant) -> None:
     assert not answerer._names_beside(handle.replace("@", ""), who, None)
 
 
+def test_quoted_phrases_calls_identifiers_and_words_with_digits_are_names(assistant) -> None:
+    """What "which" asks for may be a quoted phrase ('a strategy called "dependency
+    directed backtracking"'), what a signature calls ("stream(): renders..."), an
+    identifier made of the question's own words ("PYTEST_TIMEOUT" for a pytest timeout)
+    or a word with digits ("krb5-user"); the same words without those marks name nothing,
+    and an identifier the question gives is no answer to it."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    strategy = Question.parse("Which search strategy avoids solving sub-problems again?", None)
+    quoted = 'A strategy called "dependency directed backtracking" avoids solving them again.'
+    assert answerer._names_beside(quoted, strategy, None)
+    assert not answerer._names_beside(quoted.replace('"', ""), strategy, None)
+    method = Question.parse("Which method renders a template piece by piece?", None)
+    assert answerer._names_beside("stream(): renders the template piece by piece.", method, None)
+    assert not answerer._names_beside("It renders the template piece by piece.", method, None)
+    variable = Question.parse("Which environment variable sets the pytest timeout?", None)
+    setting = "The PYTEST_TIMEOUT environment variable sets the timeout."
+    assert answerer._names_beside(setting, variable, None)
+    assert not answerer._names_beside(setting.replace("PYTEST_TIMEOUT", "pytest"), variable, None)
+    given = Question.parse("Which plugin reads the PYTEST_TIMEOUT variable?", None)
+    assert not answerer._names_beside("The PYTEST_TIMEOUT variable is read at start.", given, None)
+    package = Question.parse("Which package provides the kinit tool?", None)
+    assert answerer._names_beside("Install krb5-user to get the kinit tool.", package, None)
+    assert not answerer._names_beside(
+        "Install the user package to get the kinit tool.", package, None
+    )
+
+
+def test_a_quoted_word_or_an_identifier_does_not_set_what_is_asked() -> None:
+    """'What does the word "email" mean in German?' asks for no address, and "For which
+    metrics is the predict_with_generate option meant?" for no statement."""
+    from rag.answer import _kind
+
+    assert _kind('What does the word "email" mean in German?') != "contact"
+    assert _kind("What is the email address of the maintainer?") == "contact"
+    assert _kind("For which metrics is the predict_with_generate option meant?") != "said"
+    assert _kind("What did Lin Yun predict?") == "said"
+
+
+def test_a_year_or_decade_leads_for_when_from_the_same_source(assistant) -> None:
+    """ "When did manufacturers integrate MRP with other functions?": "In the late 1970s,
+    manufacturers integrated MRP" leads over "This is known as MRP II" in the same source,
+    though it repeats fewer of the question's words; a vaguer time ("a week ago") does not
+    (test_a_named_after_sentence_leads_with_fewer_asked_words_in_its_source)."""
+    from rag.answer import _TIME, Question
+
+    assert _TIME.search("The first such systems were designed in the early 1960s.")
+    answerer, terms = _answerer_and_terms(assistant)
+    when = Question.parse("When did manufacturers integrate MRP with business functions?", None)
+    known = _scored("This integration is known as MRP II among manufacturers.", 0.69, 0.66)
+    dated = _scored("In the late 1970s, manufacturers integrated MRP with finance.", 0.68, 0.57)
+    ranked, reason = answerer.lead(when, [known, dated], terms)
+    assert reason == "" and ranked[0] is dated
+    vague = _scored("Some time ago, manufacturers integrated MRP with finance.", 0.68, 0.57)
+    ranked, reason = answerer.lead(when, [known, vague], terms)
+    assert reason and ranked[0] is known
+
+
 def test_what_a_named_after_or_a_when_answer_may_look_like() -> None:
     """FOLDOC says "(After Ada Lovelace)" where others say "named after"; "after 1 hour
     of inactivity" tells when, as "a week ago" does."""
