@@ -222,9 +222,10 @@ class Assistant:
 
     def warm_up(self, question: str) -> None:
         """Pay now, once per process, what the first questions would: the model, the
-        lexical index, the tokenizers (asking `question`), and the answer stage's
-        vocabulary, which only some questions reach (a lower-case word that may be a
-        name): 0.3-0.4 s, paid otherwise by the first such question of a server.
+        lexical index, the tokenizers (asking `question`), every document record (read
+        once, not a few dozen per question: Index.preload_records), and the answer
+        stage's vocabulary, which only some questions reach (a lower-case word that may
+        be a name): 0.3-0.4 s, paid otherwise by the first such question of a server.
 
         For a process that serves questions from now on (the app, the bench's warm
         asks): what is alive after warm-up (modules, the model, the vocabulary) lives as
@@ -235,6 +236,7 @@ class Assistant:
 
         if self.index.has_documents():
             self.ask(question)
+            self.index.preload_records()
         load_vocabulary()
         gc.collect()
         gc.freeze()

@@ -1911,3 +1911,28 @@ def test_a_line_of_badges_is_too_short_to_answer() -> None:
         "all",
         "options",
     ]
+
+
+def test_an_answer_asks_once_per_source_whether_it_names_what_the_question_does(
+    assistant,
+) -> None:
+    """The best sentence and every candidate after it must come from a source naming
+    what the question names; that depends on the source alone, so one answer asks it
+    once per source (it read and stemmed a whole document for each candidate)."""
+    from collections import Counter
+
+    answerer = assistant.answerer
+    asked: Counter[tuple[str, str]] = Counter()
+    unpatched = answerer._unnamed
+
+    def counted(question, lead, *args):
+        asked[(lead.sentence.source, lead.title)] += 1
+        return unpatched(question, lead, *args)
+
+    answerer._unnamed = counted
+    try:
+        answer = assistant.ask("What did Stephen Casper say about the Beijing conference?")
+    finally:
+        del answerer._unnamed
+    assert not answer.refused and asked
+    assert max(asked.values()) == 1
