@@ -1075,7 +1075,9 @@ class ExtractiveAnswerer:
             and not any(c.isdigit() for c in w)
             and w not in in_names
         ]
-        # Function words ('by the', 'such as') do not separate a name from what it names.
+        # Function words ('by the', 'such as') do not separate a name from what it names,
+        # nor does an address: "Teyjus (http://teyjus.cs.umn.edu/) is an implementation".
+        sentence = _URL.sub(" ", sentence)
         tokens = [t for t in _TOKEN.findall(sentence) if not (t.islower() and t in stopwords())]
         person = bool(_WHO_Q.match(question.text.lower())) or head in _ORGANISATION_HEADS
         if person:
@@ -1100,6 +1102,7 @@ class ExtractiveAnswerer:
                 (i > 0 and (t.lstrip("'’")[:1].isupper() or t[0].isdigit()))
                 or (i == 0 and _unknown_capitalised(t))
                 or "_" in t
+                or _hyphenated_name(t)
                 or t in called
                 # "hybi-13", "krb5-user": letters with digits name a thing in any case.
                 or (any(c.isdigit() for c in t) and any(c.isalpha() for c in t))
@@ -1562,6 +1565,7 @@ def _opens(sentence: StoredSentence, title: str, document_text: Callable[[str], 
 
 
 _QUOTED = re.compile(r"[\"`“]([\w.’'-]*\w)[\"`”]")
+_URL = re.compile(r"\(?\b(?:https?://|www\.)\S+")
 _MENTIONED = re.compile(r"[\"“][^\"“”]*[\"”]")  # a quoted stretch of a question
 _QUOTED_PHRASE = re.compile(r"[\"“]((?:[\w.’'-]+ ){1,3}[\w.’'-]*\w)[\"”]")
 _SINGLE_QUOTED = re.compile(r"(?<![\w'’])['‘]([\w.-]*\w)['’](?![\w'’])")
@@ -1801,11 +1805,23 @@ _ENGLISH_ENDING = re.compile(
 )
 
 
+def _hyphenated_name(token: str) -> bool:
+    """ "llvm-defaults", "pinentry-gnome": words joined by hyphens, one of them in no
+    dictionary, name a package or a command ("well-known" and "re-export" are words)."""
+    return "-" in token.strip("-") and any(
+        len(part) >= 3
+        and part.isalpha()
+        and not set(stems(part, drop=frozenset())) & _dictionary()
+        and not _ENGLISH_ENDING.search(part)
+        for part in token.lower().split("-")
+    )
+
+
 def _given(token: str, asked: set[str], asked_stems: set[str], question: str) -> bool:
     """Whether the question gives this token. An identifier only as itself:
     "PYTEST_TIMEOUT" for a global timeout of pytest names what the question does not; a
     word also in other letters: "AUTHORS" is the question's "author" in capitals."""
-    if "_" in token:
+    if "_" in token or _hyphenated_name(token):
         return token.lower() in question
     return set(words(token)) <= asked or bool(stems(token) and set(stems(token)) <= asked_stems)
 

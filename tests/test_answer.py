@@ -1240,9 +1240,10 @@ def test_single_quoted_terms_and_handles_are_names(assistant) -> None:
 def test_quoted_phrases_calls_identifiers_and_words_with_digits_are_names(assistant) -> None:
     """What "which" asks for may be a quoted phrase ('a strategy called "dependency
     directed backtracking"'), what a signature calls ("stream(): renders..."), an
-    identifier made of the question's own words ("PYTEST_TIMEOUT" for a pytest timeout)
-    or a word with digits ("krb5-user"); the same words without those marks name nothing,
-    and an identifier the question gives is no answer to it."""
+    identifier made of the question's own words ("PYTEST_TIMEOUT" for a pytest timeout,
+    "llvm-defaults" for the default LLVM), a word with digits ("krb5-user"), or a name
+    with its address after it; the same words without those marks name nothing, and an
+    identifier the question gives is no answer to it."""
     from rag.answer import Question
 
     answerer = assistant.answerer
@@ -1259,6 +1260,13 @@ def test_quoted_phrases_calls_identifiers_and_words_with_digits_are_names(assist
     assert not answerer._names_beside(setting.replace("PYTEST_TIMEOUT", "pytest"), variable, None)
     given = Question.parse("Which plugin reads the PYTEST_TIMEOUT variable?", None)
     assert not answerer._names_beside("The PYTEST_TIMEOUT variable is read at start.", given, None)
+    compiler = Question.parse("Which compiler is there for Lambda Prolog?", None)
+    site = "Zorblax (https://zorblax.example.org/) is a compiler for Lambda Prolog."
+    assert answerer._names_beside(site, compiler, None)  # the address stands between
+    selector = Question.parse("Which package chooses the default LLVM version?", None)
+    chooses = "Thanks to {}, each architecture chooses its own version."
+    assert answerer._names_beside(chooses.format("llvm-defaults"), selector, None)
+    assert not answerer._names_beside(chooses.format("well-known defaults"), selector, None)
     package = Question.parse("Which package provides the kinit tool?", None)
     assert answerer._names_beside("Install krb5-user to get the kinit tool.", package, None)
     assert not answerer._names_beside(
