@@ -1221,57 +1221,72 @@ def test_who_asks_for_a_person_not_code_or_a_number(assistant) -> None:
     assert answerer._names_beside("The connection uses the psycopg_pool pool.", which, None)
 
 
-def test_single_quoted_terms_and_handles_are_names(assistant) -> None:
-    """ "'mktemp' is subject to race conditions" names the function asked for; "written by
-    `@progrium`" names who wrote it, though neither is capitalised."""
+# (question, a sentence naming what it asks for, the same without what makes it a name)
+_NAME_CASES = [
+    # "'mktemp' is subject to race conditions" names the function asked for, though it is
+    # not capitalised; "written by `@progrium`" names who wrote it.
+    (
+        "Which tempfile function is subject to race conditions?",
+        "'mktemp' is subject to race conditions and should not be used.",
+        "mktemp is subject to race conditions and should not be used.",
+    ),
+    (
+        "Who wrote the original implementation of PyJWT?",
+        "Original implementation was written by `@progrium <https://github.com/progrium>`_.",
+        "Original implementation was written by `progrium <https://github.com/progrium>`_.",
+    ),
+    # A quoted phrase, what a signature calls, an identifier made of the question's own
+    # words, words with digits, a name with its address after it.
+    (
+        "Which search strategy avoids solving sub-problems again?",
+        'A strategy called "dependency directed backtracking" avoids solving them again.',
+        "A strategy called dependency directed backtracking avoids solving them again.",
+    ),
+    (
+        "Which method renders a template piece by piece?",
+        "stream(): renders the template piece by piece.",
+        "It renders the template piece by piece.",
+    ),
+    (
+        "Which environment variable sets the pytest timeout?",
+        "The PYTEST_TIMEOUT environment variable sets the timeout.",
+        "The pytest environment variable sets the timeout.",
+    ),
+    (
+        "Which package chooses the default LLVM version?",
+        "Thanks to llvm-defaults, each architecture chooses its own version.",
+        "Thanks to well-known defaults, each architecture chooses its own version.",
+    ),
+    (
+        "Which package provides the kinit tool?",
+        "Install krb5-user to get the kinit tool.",
+        "Install the user package to get the kinit tool.",
+    ),
+    (
+        "Which compiler is there for Lambda Prolog?",
+        "Zorblax (https://zorblax.example.org/) is a compiler for Lambda Prolog.",
+        None,
+    ),
+    # An identifier the question gives is no answer to it.
+    (
+        "Which plugin reads the PYTEST_TIMEOUT variable?",
+        None,
+        "The PYTEST_TIMEOUT variable is read at start.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "named", "unnamed"), _NAME_CASES)
+def test_names_are_told_by_their_marks(
+    assistant, question: str, named: str | None, unnamed: str | None
+) -> None:
     from rag.answer import Question
 
-    answerer = assistant.answerer
-    which = Question.parse("Which tempfile function is subject to race conditions?", None)
-    quoted = "'mktemp' is subject to race conditions and should not be used."
-    assert answerer._names_beside(quoted, which, None)
-    assert not answerer._names_beside(quoted.replace("'", ""), which, None)
-    who = Question.parse("Who wrote the original implementation of PyJWT?", None)
-    handle = "Original implementation was written by `@progrium <https://github.com/progrium>`_."
-    assert answerer._names_beside(handle, who, None)
-    assert not answerer._names_beside(handle.replace("@", ""), who, None)
-
-
-def test_quoted_phrases_calls_identifiers_and_words_with_digits_are_names(assistant) -> None:
-    """What "which" asks for may be a quoted phrase ('a strategy called "dependency
-    directed backtracking"'), what a signature calls ("stream(): renders..."), an
-    identifier made of the question's own words ("PYTEST_TIMEOUT" for a pytest timeout,
-    "llvm-defaults" for the default LLVM), a word with digits ("krb5-user"), or a name
-    with its address after it; the same words without those marks name nothing, and an
-    identifier the question gives is no answer to it."""
-    from rag.answer import Question
-
-    answerer = assistant.answerer
-    strategy = Question.parse("Which search strategy avoids solving sub-problems again?", None)
-    quoted = 'A strategy called "dependency directed backtracking" avoids solving them again.'
-    assert answerer._names_beside(quoted, strategy, None)
-    assert not answerer._names_beside(quoted.replace('"', ""), strategy, None)
-    method = Question.parse("Which method renders a template piece by piece?", None)
-    assert answerer._names_beside("stream(): renders the template piece by piece.", method, None)
-    assert not answerer._names_beside("It renders the template piece by piece.", method, None)
-    variable = Question.parse("Which environment variable sets the pytest timeout?", None)
-    setting = "The PYTEST_TIMEOUT environment variable sets the timeout."
-    assert answerer._names_beside(setting, variable, None)
-    assert not answerer._names_beside(setting.replace("PYTEST_TIMEOUT", "pytest"), variable, None)
-    given = Question.parse("Which plugin reads the PYTEST_TIMEOUT variable?", None)
-    assert not answerer._names_beside("The PYTEST_TIMEOUT variable is read at start.", given, None)
-    compiler = Question.parse("Which compiler is there for Lambda Prolog?", None)
-    site = "Zorblax (https://zorblax.example.org/) is a compiler for Lambda Prolog."
-    assert answerer._names_beside(site, compiler, None)  # the address stands between
-    selector = Question.parse("Which package chooses the default LLVM version?", None)
-    chooses = "Thanks to {}, each architecture chooses its own version."
-    assert answerer._names_beside(chooses.format("llvm-defaults"), selector, None)
-    assert not answerer._names_beside(chooses.format("well-known defaults"), selector, None)
-    package = Question.parse("Which package provides the kinit tool?", None)
-    assert answerer._names_beside("Install krb5-user to get the kinit tool.", package, None)
-    assert not answerer._names_beside(
-        "Install the user package to get the kinit tool.", package, None
-    )
+    asked = Question.parse(question, None)
+    if named is not None:
+        assert assistant.answerer._names_beside(named, asked, None)
+    if unnamed is not None:
+        assert not assistant.answerer._names_beside(unnamed, asked, None)
 
 
 def test_a_quoted_word_or_an_identifier_does_not_set_what_is_asked() -> None:
