@@ -842,16 +842,19 @@ def test_of_two_close_sentences_the_one_naming_the_answer_leads(assistant) -> No
 
 def test_identifiers_and_quoted_terms_are_names(assistant) -> None:
     """ "Which function ... creates the windows?" is answered by `get_window`, "which
-    virtual package" by a quoted "perl-openssl-abi-x": neither is capitalised."""
+    virtual package" by "perl-openssl-abi-x" (a word no dictionary holds, hyphenated) or
+    a quoted "legacy": none is capitalised; the plain word "legacy" names nothing."""
     from rag.answer import Question
 
     answerer = assistant.answerer
     which = Question.parse("Which function is the convenience function for windows?", None)
     assert answerer._names_beside("get_window -- Convenience function for windows.", which, None)
     package = Question.parse("Which virtual package should a Perl module depend on?", None)
-    quoted = 'Depend on the "perl-openssl-abi-x" virtual package for compatibility.'
-    assert answerer._names_beside(quoted, package, None)
-    assert not answerer._names_beside(quoted.replace('"', ""), package, None)
+    depend = "Depend on the {} virtual package for compatibility."
+    assert answerer._names_beside(depend.format('"perl-openssl-abi-x"'), package, None)
+    assert answerer._names_beside(depend.format("perl-openssl-abi-x"), package, None)
+    assert answerer._names_beside(depend.format('"legacy"'), package, None)
+    assert not answerer._names_beside(depend.format("legacy"), package, None)
 
 
 def test_a_count_needs_a_number_beside_what_is_counted(assistant) -> None:
