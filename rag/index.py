@@ -408,7 +408,7 @@ class Index:
         """
         identity = embedding_identity(self.embedder)
         named = self._state_metadata().get("embeddings")
-        if named is not None and set(str(named).split(_IDENTITY_SEPARATOR)) <= {identity, ""}:
+        if _names_only(named, identity):
             return {identity}
         return self._other_identities(identity) | {identity}
 
@@ -570,7 +570,7 @@ class Index:
         # when it names ours alone, nothing is scanned. Otherwise, or for a state from
         # before it named them, only records of another variant (or none named, i.e. the
         # legacy one) come back from a filtered scan.
-        if named is not None and set(str(named).split(_IDENTITY_SEPARATOR)) <= {identity, ""}:
+        if _names_only(named, identity):
             stored: set[str] = set()
         else:
             stored = self._other_identities(identity)
@@ -1249,6 +1249,12 @@ class Index:
         if not keep_record:
             self._documents.delete(ids=[source])
         self._texts.pop(source, None)
+
+
+def _names_only(named: Any, identity: str) -> bool:
+    """Whether a state's "embeddings" (None before states named them) names this identity
+    alone (or none: nothing was stored)."""
+    return named is not None and set(str(named).split(_IDENTITY_SEPARATOR)) <= {identity, ""}
 
 
 def _stored_document(source: str, meta: dict[str, Any]) -> StoredDocument:
