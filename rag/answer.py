@@ -249,9 +249,9 @@ _DATE = re.compile(
     r"friday|saturday|sunday|yesterday|today)\b",
     re.I,
 )
+_YEAR_OR_DECADE_TEXT = r"\b(1[89]|20)\d\d\b|\b(1[89]|20)\d0['’]?s\b"  # 1975, the 1960s
 _TIME = re.compile(
-    r"\b(1[89]|20)\d\d\b|\b(1[89]|20)\d0['’]?s\b"
-    r"|\b(january|february|march|april|(?-i:May)|june|july|august|september|"
+    _YEAR_OR_DECADE_TEXT + r"|\b(january|february|march|april|(?-i:May)|june|july|august|september|"
     r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"ago|yesterday|today|week|weeks|month|months|year|years|decade|century|"
     r"seconds?|minutes?|hours?|days?)\b",
@@ -341,7 +341,7 @@ _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
 # an exception's name, and a default said to be one ("scale (float): ..., default 1.5"
 # under the example ">>> m.sample()  # ... with loc=1, scale=2").
 _SAME_SOURCE_KINDS = frozenset([*_SPELLED_KINDS, "date", "default", "exception"])
-_YEAR_OR_DECADE = re.compile(r"\b(1[89]|20)\d\d\b|\b(1[89]|20)\d0['’]?s\b")
+_YEAR_OR_DECADE = re.compile(_YEAR_OR_DECADE_TEXT)
 # "Who is the Allman indent style named after?" asks whose name it carries: "named after
 # Eric Allman", not "It resembles normal indent style in Pascal and ALGOL".
 _EPONYM_Q = re.compile(r"\bnamed (after|for)\b|\bin hono(u)?r of\b")
