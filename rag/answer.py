@@ -257,9 +257,9 @@ _TIME = re.compile(
     r"seconds?|minutes?|hours?|days?)\b",
     re.I,
 )
-# "What is the default timeout?" asks for a setting's value; "What does it raise by
-# default?" asks for no value.
-_DEFAULT_Q = re.compile(r"^\W*(what|which)\b.*(?<!by )\bdefault\b(?! (is|was|to)\b)")
+# "What is the default timeout?" and "What does RAY_SCOPE default to?" ask for a setting's
+# value; "What does it raise by default?" asks for no value.
+_DEFAULT_Q = re.compile(r"^\W*(what|which)\b.*(?<!by )\bdefault\b(?! (?:is|was)\b| to\b(?!\W*$))")
 # A quoted value holds a word: "`zstd`" with the question's own word blanked out is "` `".
 _VALUE = re.compile(
     r"\d|\b(True|False|None)\b|`[^`\w]*\w[^`]*`|\"[^\"\w]*\w[^\"]*\"|'[^'\w]*\w[^']*'"
@@ -469,7 +469,10 @@ class ScoredSentence:
     context: str = ""  # the document's subject, the sentence before (who "he" is), the sentence
     opening: bool = False  # opens a text under a heading naming what the question asks about
     before: StoredSentence | None = None  # the sentence before it in its paragraph
-    lead_in: bool = False  # quoted from `before` on: it names what this gives the value of
+    after: tuple[StoredSentence, ...] = ()  # the next sentences of its passage (at most 2)
+    # The quote starts at this earlier sentence of its paragraph: it names what this one
+    # gives the value of ("There are four levels" after the sentence naming the standard).
+    lead_from: StoredSentence | None = None
     # What its quote runs on over after it: the lines a closing colon introduces ("please
     # cite the NLTK book, as follows:" and the book's title), set by rank() for the
     # sentences that may lead.
@@ -523,9 +526,15 @@ class ExtractiveAnswerer:
         chosen = self.choose(
             ranked, lambda s: self.supports(question, s, terms, document_text, titled, named)
         )
-        if ranked[0].lead_in:  # its lead-in is quoted with it, not again on its own
-            lead_in = ranked[0].before
-            chosen = [g for g in chosen if lead_in is None or g[0].sentence.id != lead_in.id]
+        lead = ranked[0]
+        if lead.lead_from is not None:  # what its quote spans is not quoted again on its own
+            spanned = range(lead.lead_from.start, lead.sentence.start)
+            source = lead.sentence.source
+            chosen = [
+                g
+                for g in chosen
+                if g[0].sentence.source != source or g[0].sentence.start not in spanned
+            ]
         text, citations = self.compose(chosen, document_text, _WHY_Q.match(question.text))
         return Answer(question.text, text, False, citations, retrieved=retrieved)
 
@@ -634,6 +643,7 @@ class ExtractiveAnswerer:
                         context=context,
                         opening=opening,
                         before=previous,
+                        after=tuple(passage.sentences[i + 1 : i + 1 + _ENTRY_AFTER]),
                     )
                 )
         scored.sort(key=lambda s: s.score, reverse=True)
@@ -724,6 +734,8 @@ class ExtractiveAnswerer:
                 ):
                     ranked = [item, *ranked[:i], *ranked[i + 1 :]]
                     break
+        if ranked and _asks_default(question):
+            ranked = [_default_beside(ranked[0], question.text), *ranked[1:]]
         reason = self.refusal_reason(question, ranked, terms)
         if not reason and _MEANS_Q.match(question.text) and question.kind == "other":
             means = _means_after(ranked)
@@ -826,7 +838,7 @@ class ExtractiveAnswerer:
             or self.refusal_reason(question, [follow], terms, strict=True)
         ):
             return None
-        return replace(follow, lead_in=True)
+        return replace(follow, lead_from=best.sentence)
 
     def refusal_reason(
         self,
@@ -853,7 +865,8 @@ class ExtractiveAnswerer:
         # can also override the following environment variables:" any variable listed
         # would do for "Which environment variable sets the W&B entity?".
         follows = best.follows if best.coverage >= FOLLOWS_COVERAGE else ""
-        quoted = best.sentence.text + follows  # what the answer quotes of it
+        lead = f"{best.lead_from.text} " if best.lead_from is not None else ""
+        quoted = lead + best.sentence.text + follows  # what the answer quotes of it
         unasked = _without(quoted, question.text)
         if question.kind == "contact" and not _CONTACT.search(unasked):
             return "the question asks for an address or number to reach and the evidence has none"
@@ -869,10 +882,13 @@ class ExtractiveAnswerer:
             return "the question asks for a price and the evidence gives none"
         if question.kind == "default" and not (
             _VALUE.search(unasked)
-            and _DEFAULT_GIVEN.search(best.sentence.text)
+            # Of the sentence and where its quote starts: what a closing colon introduces
+            # may be the next parameters' defaults ("huber_loss_delta (`float`,
+            # *optional*):" and then "temperature (`float`, *optional*, defaults to 1.0)").
+            and _DEFAULT_GIVEN.search(lead + best.sentence.text)
             # ">>> m = Gumbel(torch.tensor([1.0]), torch.tensor([2.0]))": an example's
             # arguments are what it passes, not what is used when nothing is passed.
-            and not best.sentence.text.lstrip().startswith(">>>")
+            and not (lead + best.sentence.text).lstrip().startswith(">>>")
         ):
             return "the question asks for a default value and the evidence gives none"
         if question.kind == "version" and not re.search(r"\d", unasked):
@@ -1192,8 +1208,8 @@ class ExtractiveAnswerer:
                 s = item.sentence
                 text = document_text(s.source)
                 start = s.start
-                if n == 0 and lead_in and item.lead_in and item.before is not None:
-                    start = item.before.start
+                if n == 0 and lead_in and item.lead_from is not None:
+                    start = item.lead_from.start
                 elif reason and n == 0:
                     start = _cause_before(item, text)
                 end = _continued(text, s.start, s.end)
@@ -1254,7 +1270,7 @@ def _means_after(ranked: list[ScoredSentence]) -> ScoredSentence | None:
     )
     if follow is None or not _MEANS_AFTER.search(follow.sentence.text):
         return None
-    return replace(follow, lead_in=True, score=best.score)
+    return replace(follow, lead_from=best.sentence, score=best.score)
 
 
 def _cause_before(item: ScoredSentence, text: str) -> int:
@@ -1784,6 +1800,66 @@ def _without(sentence: str, question: str) -> str:
     """The sentence with the words the question already uses blanked out."""
     asked = set(words(question))
     return _TOKEN.sub(lambda m: " " if set(words(m.group(0))) <= asked else m.group(0), sentence)
+
+
+# How many sentences after the best a parameter's description may run on to its default
+# ("An int specifying the threshold ... This argument is effective only when ... Defaults
+# to 1024.").
+_ENTRY_AFTER = 2
+# A line that opens another entry of a parameter list: "n_jobs : int", "verbose (`bool`,
+# *optional*)", "- **RAY_SCOPE** (`str`)", "cache_strings: Whether to"; not "Default: 5".
+_ENTRY_HEAD = re.compile(
+    r"\s*(?:[-*]\s+)?\**`*(?!defaults?\b)(?P<name>[A-Za-z_][\w.]*)`*\**\s*(?:\(|:(?!//))", re.I
+)
+_SAYS_DEFAULT = re.compile(r"\bdefault", re.I)
+
+
+def _asks_default(question: Question) -> bool:
+    """ "What is the default ...?", "Which regex engine does CoreConfig use by default?",
+    "What does RAY_SCOPE default to?": the answer gives what is used when nothing is set."""
+    return question.kind == "default" or bool(_SAYS_DEFAULT.search(question.text))
+
+
+def _gives_default(sentence: str, question: str) -> bool:
+    return bool(
+        _SAYS_DEFAULT.search(sentence)
+        and _VALUE.search(_without(sentence, question))
+        and not sentence.lstrip().startswith(">>>")
+    )
+
+
+def _default_beside(best: ScoredSentence, question: str) -> ScoredSentence:
+    """The best sentence quoted on to the default of the entry it describes, when it
+    names the setting and gives no default: "The regex engine to use for regex pattern
+    validation." and then "Default is 'rust-regex'."; "The confidence threshold used to
+    perform early stopping" under its line "depth_confidence (`float`, *optional*,
+    defaults to 0.95):". Not past the next entry's line (another parameter's default)."""
+    if _gives_default(best.sentence.text, question):
+        return best
+    previous = best.sentence
+    for sentence in best.after:
+        if _ENTRY_HEAD.match(sentence.text):
+            break
+        if _gives_default(sentence.text, question):
+            return replace(
+                best, sentence=sentence, before=previous, after=(), lead_from=best.sentence
+            )
+        previous = sentence
+    head = best.before
+    entry = _ENTRY_HEAD.match(head.text) if head is not None else None
+    # "max_mention_length (`int`, *optional*, defaults to 30):" is not the entry of the
+    # max_entity_length a question names.
+    identifiers = {w.lower() for w in re.findall(r"\w*_\w*", question)}
+    if (
+        head is not None
+        and entry is not None
+        and head.text.rstrip().endswith(":")
+        and not _ENTRY_HEAD.match(best.sentence.text)
+        and _gives_default(head.text, question)
+        and (not identifiers or entry.group("name").lower() in identifiers)
+    ):
+        return replace(best, lead_from=head)
+    return best
 
 
 def load_vocabulary() -> None:

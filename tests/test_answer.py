@@ -1962,3 +1962,63 @@ def test_an_answer_asks_once_per_source_whether_it_names_what_the_question_does(
         del answerer._unnamed
     assert not answer.refused and asked
     assert max(asked.values()) == 1
+
+
+_GLOW_CONFIG = (
+    "glow.GlowConfig (class)\n\n"
+    "GlowConfig(descriptor_dim, depth_confidence, width_confidence, regex_engine, "
+    "size_threshold, cache_folder, verbose): the configuration of a Glow keypoint matcher, "
+    "which matches the keypoints of two images.\n\n"
+    "descriptor_dim (`int`, *optional*, defaults to 256):\n"
+    "    The dimension of the descriptors.\n"
+    "depth_confidence (`float`, *optional*, defaults to 0.95):\n"
+    "    The confidence threshold used to perform early stopping\n"
+    "width_confidence (`float`, *optional*, defaults to 0.99):\n"
+    "    The confidence threshold used to prune points\n"
+    "huber_delta (`float`, *optional*):\n"
+    "    Delta parameter used to calculate the regression loss.\n"
+    "temperature (`float`, *optional*, defaults to 1.0):\n"
+    "    Value used to control the skewness of cell logits probabilities.\n\n"
+    "Attributes:\n"
+    "    regex_engine: The regex engine to use for pattern validation. Default is 'rust-regex'.\n"
+    "    size_threshold: An int specifying the threshold of data size for tensors saved as\n"
+    "        external data. It is read only when `save_external` is True. Defaults to 1024.\n"
+    "    cache_folder: The folder where the matcher keeps its compiled patterns.\n"
+    "    verbose: Whether to log every match. Defaults to False.\n"
+)
+
+
+def test_a_setting_is_quoted_on_to_its_default_in_its_own_entry(tmp_path, make_assistant) -> None:
+    """ "What does RAY_SCOPE default to?": a parameter's description names the setting and
+    its default stands in the entry's line before it ("depth_confidence (`float`,
+    *optional*, defaults to 0.95):") or a sentence or two after it ("Default is
+    'rust-regex'."); the answer quotes from one to the other. Never past the next entry's
+    line: "Defaults to False" is `verbose`'s default, not the cache folder's, nor is another
+    entry's line the default of the parameter a question names, or what a parameter's line
+    with no default introduces ("huber_delta (`float`, *optional*):" and the next lines)."""
+    from rag.answer import _kind
+
+    assert _kind("What does the RAY_SCOPE environment variable default to?") == "default"
+    assert _kind("What does the matcher default to when the folder is missing?") != "default"
+    assistant = assistant_over_readmes(
+        make_assistant, tmp_path / "docs", {"glow.txt": _GLOW_CONFIG}
+    )
+    cases = [
+        ("What is the default threshold used for early stopping in GlowConfig?", "0.95"),
+        ("Which regex engine does GlowConfig use by default for pattern validation?", "rust"),
+        (
+            "In GlowConfig, what is the default size threshold for tensors saved as external data?",
+            "1024",
+        ),
+    ]
+    for question, value in cases:
+        answer = answered(assistant, question)
+        assert value in answer.citations[0].quote, (question, answer.text)
+        spans = sorted((c.source, c.start, c.end) for c in answer.citations)
+        overlapping = [(a, b) for a, b in zip(spans, spans[1:]) if a[0] == b[0] and b[1] < a[2]]
+        assert not overlapping, answer.text  # what a quote spans is not quoted again
+    folder = assistant.ask("Which folder does GlowConfig keep compiled patterns in by default?")
+    assert "False" not in folder.text, folder.text
+    named = assistant.ask("What is the default max_depth used for early stopping in GlowConfig?")
+    assert "0.95" not in named.text, named.text
+    refusal(assistant, "What is the default huber_delta in GlowConfig?", "default value")
