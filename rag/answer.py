@@ -758,13 +758,15 @@ class ExtractiveAnswerer:
         own = {
             i: self.coverage(weights, ranked[i].sentence.meaning)
             for i in range(len(near) + 1, len(ranked))
-            if question.kind in _VALUE_KINDS
+            if question.kind in (*_VALUE_KINDS, "name", "entity")
             and ranked[i].score >= ranked[0].score - 2 * MARGIN
             and ranked[i].sentence.source == ranked[0].sentence.source
             and ranked[i].coverage > ranked[0].coverage
         }
         # Every parameter line shares the class's name as context: the one naming most of
-        # the question itself ("loss", "default") first.
+        # the question itself ("loss", "default") first. So for which one or who: "GWHIS
+        # was released by Quadralay Corporation" under the entry's opening "A commercial
+        # version of NCSA Mosaic for MS Windows" for "Which company released GWHIS?".
         further = sorted(own, key=lambda i: -own[i])
 
         def answers(i: int) -> bool:

@@ -1514,6 +1514,40 @@ def test_a_value_line_of_the_best_source_may_score_lower(corpus_copy, make_assis
     assert led[0].sentence.id == "s2", [r.sentence.text for r in led]
 
 
+def test_a_line_of_the_best_source_naming_who_may_score_lower(corpus_copy, make_assistant) -> None:
+    """ "Which company released GWHIS, the commercial version of NCSA Mosaic for Windows?":
+    the entry's opening names no company and scores 0.13 above "GWHIS was released by
+    Quadralay Corporation on 30 September 1994." (just past the margin), which covers more
+    of the question and names one: it answers. A line of another source does not."""
+    import numpy as np
+
+    from rag.answer import MARGIN, Question, ScoredSentence
+    from rag.index import StoredSentence
+    from rag.retrieve import TopicTerms
+
+    answerer = make_assistant(corpus_copy).answerer
+    question = Question.parse(
+        "Which company released GWHIS, the commercial version of NCSA Mosaic for Windows?", None
+    )
+
+    def scored(n: int, source: str, text: str, score: float, coverage: float) -> ScoredSentence:
+        sentence = StoredSentence(f"s{n}", source, 0, len(text), 0, text, np.zeros(384), text)
+        return ScoredSentence(sentence, "GWHIS", score, coverage, context=f"GWHIS {text}")
+
+    opening = "<web> A commercial version of NCSA Mosaic for MS Windows 3.x."
+    released = "GWHIS was released by Quadralay Corporation on 30 September 1994."
+    terms = TopicTerms(size=500.0, df={"gwhis": 1.0, "ncsa": 3.0, "mosaic": 3.0})
+    best = scored(0, "gwhis.txt", opening, 0.778, 0.83)
+    lower = 0.778 - 1.1 * MARGIN
+    led, reason = answerer.lead(
+        question, [best, scored(1, "gwhis.txt", released, lower, 1.0)], terms
+    )
+    assert not reason
+    assert led[0].sentence.id == "s1", [r.sentence.text for r in led]
+    elsewhere = scored(1, "other.txt", released, lower, 1.0)
+    assert answerer.lead(question, [best, elsewhere], terms)[0][0].sentence.id == "s0"
+
+
 def test_a_statement_in_the_questions_own_word_reports_what_was_said(
     tmp_path, make_assistant
 ) -> None:
