@@ -144,10 +144,12 @@ def is_hard_wrapped(lines: list[str]) -> bool:
 
 
 # A line that stops mid-sentence ("...to `sklearn.utils.parallel`") and one that carries
-# on in lower case ("   in scikit-learn 1.3."): one sentence wrapped, even in a text whose
-# other paragraphs are single long lines (docstrings mix both).
+# on in lower case ("   in scikit-learn 1.3."), or with a literal or a cross-reference
+# ("The default classifier is a" / ":class:`~sklearn.linear_model.LogisticRegression`.",
+# "If the cache size is set to" / "``0`` templates are recompiled"): one sentence wrapped,
+# even in a text whose other paragraphs are single long lines (docstrings mix both).
 _OPEN_END = re.compile(r"[A-Za-z0-9`'\")\],;]\s*$")
-_CARRIES_ON = re.compile(r"^\s*[`(]?[a-z]")
+_CARRIES_ON = re.compile(r"^\s*(?:[`(]?[a-z]|``(?!`)\S|:[a-z]+:`)")
 # What opens an item ("scale (float): ...", "idx_arrays : ndarray"), a column ("hann   --
 # Hann window") or a line of code ("x = f(y)", ">>> print(x)", ".. versionchanged:: 1.3"),
 # not a sentence's next words. An item may carry on over lines; code does not.
@@ -271,7 +273,7 @@ def _strip_span(line: str, start: int, end: int) -> tuple[int, int]:
 
 
 # Raise when the splitting rules change, so existing indexes are re-split on next ingest.
-CHUNKING_VERSION = 8
+CHUNKING_VERSION = 9
 
 
 def chunking_signature(max_tokens: int) -> str:

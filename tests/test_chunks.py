@@ -272,6 +272,15 @@ MIXED_DOCSTRING = (
     "----------\n"
     "max_iter : integer, optional (default=100)\n"
     "  Maximum number of power iterations.\n"
+    "final_estimator : estimator, default=None\n"
+    "    A classifier which will be used to combine the base estimators.\n"
+    "    The default classifier is a\n"
+    "    :class:`~sklearn.linear_model.LogisticRegression`.\n"
+    "cache_size\n"
+    "    If the cache size is set to\n"
+    "    ``0`` templates are recompiled all the time.\n"
+    "    Run it as shown in\n"
+    "```python\n"
     "DescriptorDatabaseConflictingDefinitionError: if an attempt is made to\n"
     "    add a proto with a different definition.\n"
     "loc (float or Tensor): Location parameter of the distribution\n"
@@ -301,6 +310,15 @@ def test_a_line_left_open_carries_on_in_lower_case_where_lines_are_long() -> Non
     assert "max_iter : integer, optional (default=100)\n  Maximum number of power iterations." in (
         sentences
     )
+    # A line left open carries on with a literal or a cross-reference, not a code fence.
+    assert (
+        "The default classifier is a\n    :class:`~sklearn.linear_model.LogisticRegression`."
+        in (sentences)
+    )
+    assert "If the cache size is set to\n    ``0`` templates are recompiled all the time." in (
+        sentences
+    )
+    assert "Run it as shown in" in sentences and "```python" in sentences
     assert (
         "DescriptorDatabaseConflictingDefinitionError: if an attempt is made to\n"
         "    add a proto with a different definition."
