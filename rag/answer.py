@@ -893,6 +893,19 @@ class ExtractiveAnswerer:
             and not (lead + best.sentence.text).lstrip().startswith(">>>")
         ):
             return "the question asks for a default value and the evidence gives none"
+        setting = _DEFAULT_OF.search(question.text)
+        if (
+            question.kind == "default"
+            and setting
+            and setting.group(1).lower() not in f"{lead}{best.context} {quoted}".lower()
+        ):
+            # "If ``None`` (default) will retry 3 times" is the default of `total`, not of
+            # the backoff_max asked about: the evidence, its entry's line or the sentence
+            # before it names the setting.
+            return (
+                f"the question asks for the default of {setting.group(1)} and the evidence "
+                "gives another setting's"
+            )
         if question.kind == "version" and not re.search(r"\d", unasked):
             return "the question asks for a version and the evidence gives no number"
         if question.kind == "time" and not _TIME.search(unasked):
@@ -1814,6 +1827,9 @@ _ENTRY_HEAD = re.compile(
     r"\s*(?:[-*]\s+)?\**`*(?!defaults?\b)(?P<name>[A-Za-z_][\w.]*)`*\**\s*(?:\(|:(?!//))", re.I
 )
 _SAYS_DEFAULT = re.compile(r"\bdefault", re.I)
+# The setting whose default is asked: "the default value of backoff_max", "the default
+# depth_confidence threshold" (not "In qnn_preprocess_model, what is the default size").
+_DEFAULT_OF = re.compile(r"\bdefault\s+(?:value\s+(?:of|for)\s+)?`*(\w*_\w*)", re.I)
 
 
 def _asks_default(question: Question) -> bool:

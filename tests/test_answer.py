@@ -2056,3 +2056,25 @@ def test_a_setting_is_quoted_on_to_its_default_in_its_own_entry(tmp_path, make_a
     named = assistant.ask("What is the default max_depth used for early stopping in GlowConfig?")
     assert "0.95" not in named.text, named.text
     refusal(assistant, "What is the default huber_delta in GlowConfig?", "default value")
+
+
+def test_the_default_of_a_named_setting_is_said_of_it(assistant) -> None:
+    """ "What is the default value of backoff_max in urllib3's Retry?": "If ``None``
+    (default) will retry 3 times" gives the default of `total`; the evidence, its entry's
+    line or the sentence before it must name the setting asked about. A setting named before
+    the question asks ("In qnn_preprocess_model, what is the default size threshold?") is
+    where, not what."""
+    from rag.answer import Question
+
+    answerer, terms = _answerer_and_terms(assistant)
+    question = Question.parse("What is the default value of backoff_max in urllib3's Retry?", None)
+    assert question.kind == "default"
+    other = _scored("If ``None`` (default) will retry 3 times, see ``Retry.DEFAULT``.", 0.7, 0.7)
+    assert "another setting" in answerer.refusal_reason(question, [other], terms)
+    named = _scored("backoff_max (float): the longest sleep. Defaults to 120.", 0.7, 0.7)
+    assert not answerer.refusal_reason(question, [named], terms)
+    where = Question.parse(
+        "In onnxruntime's qnn_preprocess_model, what is the default size threshold?", None
+    )
+    size = _scored("size_threshold: An int specifying the size. Defaults to 1024.", 0.7, 0.7)
+    assert not answerer.refusal_reason(where, [size], terms)
