@@ -2078,3 +2078,28 @@ def test_the_default_of_a_named_setting_is_said_of_it(assistant) -> None:
     )
     size = _scored("size_threshold: An int specifying the size. Defaults to 1024.", 0.7, 0.7)
     assert not answerer.refusal_reason(where, [size], terms)
+
+
+def test_who_made_it_is_answered_by_a_lower_line_of_its_source_saying_by_whom(assistant) -> None:
+    """ "Who came up with the metaphone algorithm?": "Metaphone was developed by Lawrence
+    Philips" scores 0.14 under a sentence of the same entry that names no one, and shares
+    one asked word with the question ("developed by" answers "came up with"); it leads. Not
+    from another source, nor from further below than twice the margin."""
+    from dataclasses import replace
+
+    from rag.answer import MARGIN, Question, _kind
+
+    answerer, terms = _answerer_and_terms(assistant)
+    question = Question.parse("Who came up with the metaphone algorithm?", None)
+    assert _kind(question.text) == "entity"
+    best = _scored(
+        "The higher accuracy doesn't come free, though, metaphone requires more power.", 0.77, 1.0
+    )
+    maker = _scored("Metaphone was developed by Lawrence Philips in 1990.", 0.63, 0.55)
+    maker = replace(maker, sentence=replace(maker.sentence, id="maker"))
+    led, reason = answerer.lead(question, [best, maker], terms)
+    assert not reason and led[0].sentence.id == "maker", (reason, led[0].sentence.text)
+    elsewhere = replace(maker, sentence=replace(maker.sentence, source="other.txt"))
+    assert answerer.lead(question, [best, elsewhere], terms)[0][0] is best
+    far = replace(maker, score=0.77 - 2.5 * MARGIN)
+    assert answerer.lead(question, [best, far], terms)[0][0] is best
