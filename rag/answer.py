@@ -187,14 +187,16 @@ _WHO_Q = re.compile(r"\bwho\b")
 # it, said as "developed by Lawrence Philips", "Written by Paul Falstad".
 _WHO_MADE_Q = re.compile(
     r"\W*who\s+(?:\w+\s+){0,2}?(?:wrote|created|invented|designed|developed|coined|devised|"
-    r"founded|built|implemented|introduced|proposed|came up with|conceived|authored|made)\b",
+    r"founded|built|implemented|introduced|proposed|came up with|conceived|authored|made|"
+    r"maintains|maintained)\b",
     re.I,
 )
 _MADE_BY = re.compile(
     r"\b(?i:written|created|invented|designed|developed|coined|devised|founded|built|"
-    r"implemented|introduced|proposed|conceived|authored|made)\s+(?:\w+\s+){0,3}?by\s+"
+    r"implemented|introduced|proposed|conceived|authored|made|maintained)\s+(?:\w+\s+){0,3}?by\s+"
     r"(?:(?:Dr|Prof|Professor|Sir)\.?\s+)?[A-Z]"
 )
+_OPTION = re.compile(r"--?[A-Za-z][\w-]*")
 _WHO_IS_NAME = re.compile(r"\b(?i:who) (?i:is|was|are|were) (?:[A-Z][\w.’'-]*\s*)+\??$")
 _DEMONYM = re.compile(r"^[A-Z][a-z]+(ese|ian|ean|ish|can)$")
 NAME_WINDOW = 2  # content words between the asked-about word and the name that answers it
@@ -782,6 +784,13 @@ class ExtractiveAnswerer:
         # was released by Quadralay Corporation" under the entry's opening "A commercial
         # version of NCSA Mosaic for MS Windows" for "Which company released GWHIS?".
         further = sorted(own, key=lambda i: -own[i])
+        if _asks_default(question):
+            # A lower sentence is quoted on to its entry's default as the best is: "The
+            # token used for padding..." under 'pad_token (..., defaults to "<blank>"):'
+            # below the class's "Construct a FastSpeech2Conformer tokenizer."
+            ranked = list(ranked)
+            for i in [*near, *further]:
+                ranked[i] = _default_beside(ranked[i], question.text)
 
         def answers(i: int) -> bool:
             return bool(
@@ -820,7 +829,17 @@ class ExtractiveAnswerer:
                 )
             )
 
-        chosen = next((i for i in near if answers(i)), None)
+        def named_as_best(i: int) -> bool:
+            return (
+                ranked[i].sentence.source == ranked[0].sentence.source
+                or len(names & set(stems(ranked[i].context))) >= named
+            )
+
+        # A value may come from another source, but one about what the question names
+        # first: XGLM's padding token defaults to "<pad>", not FastSpeech2Conformer's.
+        chosen = next((i for i in near if named_as_best(i) and answers(i)), None)
+        if chosen is None:
+            chosen = next((i for i in near if answers(i)), None)
         if chosen is None:
             follow = self._value_after(question, ranked, terms)
             if follow is not None:
@@ -1172,6 +1191,8 @@ class ExtractiveAnswerer:
                 or (i == 0 and _unknown_capitalised(t))
                 or "_" in t
                 or _hyphenated_name(t)
+                # "the -s option", "`--enable-tables`": a command-line option is a name.
+                or _OPTION.fullmatch(t) is not None
                 or t in called
                 # "hybi-13", "krb5-user": letters with digits name a thing in any case.
                 or (any(c.isdigit() for c in t) and any(c.isalpha() for c in t))
@@ -1953,7 +1974,7 @@ def _given(token: str, asked: set[str], asked_stems: set[str], question: str) ->
     """Whether the question gives this token. An identifier only as itself:
     "PYTEST_TIMEOUT" for a global timeout of pytest names what the question does not; a
     word also in other letters: "AUTHORS" is the question's "author" in capitals."""
-    if "_" in token or _hyphenated_name(token):
+    if "_" in token or _hyphenated_name(token) or _OPTION.fullmatch(token):
         return token.lower() in question
     return set(words(token)) <= asked or bool(stems(token) and set(stems(token)) <= asked_stems)
 

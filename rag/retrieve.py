@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import sqlite3
 import threading
 from collections import Counter
@@ -924,7 +925,7 @@ class HybridRetriever:
         if closest is not None and all(p.id != closest.id for p in top):
             top.append(closest)
         self._read_sentences(top, by_passage)
-        kept = collapse_duplicates(top)
+        kept = collapse_duplicates(top, asked)
         chosen = kept[:k]
         if closest is not None and any(p.id == closest.id for p in kept[k:]):
             chosen[-1] = closest
@@ -937,7 +938,7 @@ class HybridRetriever:
             listed = {p.id for p in top}
             more = [p for p in ranked[2 * k : 4 * k] if p.id not in listed]
             self._read_sentences(more, by_passage)
-            pool = collapse_duplicates(top + more)
+            pool = collapse_duplicates(top + more, asked)
             chosen = self._with_neighbours(chosen, pool, catalog, by_passage, CONTEXT_CHARS // k)
         # Ranks choose the k passages: a BM25 score far above the pool's (a common word
         # repeated in an unrelated document) must not bring one in on its own. Among the
@@ -1126,17 +1127,46 @@ def margins(passages: list[RetrievedPassage]) -> dict[str, float]:
     return total
 
 
-def collapse_duplicates(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
-    """Drop passages that retell a higher-ranked one almost word for word."""
+def collapse_duplicates(
+    passages: list[RetrievedPassage], asked: Sequence[str] = ()
+) -> list[RetrievedPassage]:
+    """Drop passages that retell a higher-ranked one almost word for word.
+
+    Of two retellings, the one whose title names more of the question's words stands in
+    the higher one's place: docstrings repeat a parameter's text from class to class, and
+    "the default padding token of the FastSpeech2Conformer tokenizer" is in that class's
+    copy (defaults to "<blank>"), not in the SigLIP copy ranked above it ("</s>")."""
     kept: list[tuple[RetrievedPassage, np.ndarray]] = []
     for passage in passages:
         if not passage.sentences:
             continue
         centroid = np.mean([s.embedding for s in passage.sentences], axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
-        twin = next((k for k, c in kept if float(c @ centroid) >= DUPLICATE_COSINE), None)
-        if twin is not None:
-            twin.duplicates.append(passage.id)
-        else:
+        at = next(
+            (i for i, (_, c) in enumerate(kept) if float(c @ centroid) >= DUPLICATE_COSINE), None
+        )
+        if at is None:
             kept.append((passage, centroid))
+            continue
+        twin = kept[at][0]
+        if _title_names(passage.title, asked) > _title_names(twin.title, asked):
+            twin, passage = passage, twin
+            kept[at] = (twin, kept[at][1])
+            for pid in passage.duplicates:
+                _add_duplicate(twin, pid)
+            passage.duplicates.clear()
+        _add_duplicate(twin, passage.id)
     return [p for p, _ in kept]
+
+
+def _add_duplicate(passage: RetrievedPassage, pid: str) -> None:
+    # Collapsing runs again over a wider pool: a duplicate is listed once.
+    if pid != passage.id and pid not in passage.duplicates:
+        passage.duplicates.append(pid)
+
+
+def _title_names(title: str, asked: Sequence[str]) -> int:
+    """How many of the question's longer words a title spells, in any case and without
+    separators ("fastspeech2conformer" in "...fastspeech2_conformer.FastSpeech2Con...")."""
+    spelled = re.sub(r"[\W_]+", "", title.lower())
+    return sum(1 for word in set(asked) if len(word) >= 4 and word in spelled)

@@ -857,6 +857,22 @@ def test_identifiers_and_quoted_terms_are_names(assistant) -> None:
     assert not answerer._names_beside(depend.format("legacy"), package, None)
 
 
+def test_a_command_line_option_is_a_name(assistant) -> None:
+    """ "Which fakeroot option saves the environment?" is answered by "the -s option"; an
+    option the question gives ("--save") answers nothing, nor does a dash alone."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    which = Question.parse("Which fakeroot option saves the environment for later?", None)
+    saved = "The environment can be saved for later if you use the {} option to fakeroot."
+    assert answerer._names_beside(saved.format("-s"), which, None)
+    assert answerer._names_beside(saved.format("--save-file"), which, None)
+    assert not answerer._names_beside(saved.format("save"), which, None)
+    assert not answerer._names_beside(saved.format("-"), which, None)
+    given = Question.parse("Which fakeroot option besides --save keeps the environment?", None)
+    assert not answerer._names_beside(saved.format("--save"), given, None)
+
+
 def test_a_count_needs_a_number_beside_what_is_counted(assistant) -> None:
     """ "How many levels does the standard define?" is not answered by "DOD standard
     5200.28-STD" nor "How much did a license cost?" by "at least one author"."""
@@ -2103,3 +2119,85 @@ def test_who_made_it_is_answered_by_a_lower_line_of_its_source_saying_by_whom(as
     assert answerer.lead(question, [best, elsewhere], terms)[0][0] is best
     far = replace(maker, score=0.77 - 2.5 * MARGIN)
     assert answerer.lead(question, [best, far], terms)[0][0] is best
+    # Who keeps it up is asked and said the same way.
+    keeps = Question.parse("Who currently maintains libxcrypt?", None)
+    best = _scored("libxcrypt is a modern library for one-way hashing of passwords.", 0.67, 0.75)
+    keeper = _scored(
+        "libxcrypt is currently maintained by Björn Esser and Zack Weinberg.", 0.62, 0.6
+    )
+    keeper = replace(keeper, sentence=replace(keeper.sentence, id="keeper"))
+    led, reason = answerer.lead(keeps, [best, keeper], terms)
+    assert not reason and led[0].sentence.id == "keeper", (reason, led[0].sentence.text)
+
+
+def _tokenizer_docstring(module: str, name: str, pad: str) -> str:
+    return (
+        f"transformers.models.{module}.tokenization_{module}.{name}Tokenizer (class)\n\n"
+        f"Construct a {name} tokenizer.\n\n"
+        "Args:\n"
+        "    vocab_file (`str`):\n"
+        "        Path to the vocabulary file.\n"
+        f'    pad_token (`str`, *optional*, defaults to `"{pad}"`):\n'
+        "        The token used for padding, for example when batching sequences of different"
+        " lengths.\n"
+        '    unk_token (`str`, *optional*, defaults to `"<unk>"`):\n'
+        "        The unknown token.\n"
+    )
+
+
+def test_a_default_repeated_across_classes_is_the_named_class_s(tmp_path, make_assistant) -> None:
+    """Docstrings repeat a parameter's text from class to class with other defaults: "What
+    is the default padding token of the FastSpeech2Conformer tokenizer?" is answered from
+    that class's entry ("<blank>"), quoted from its line, not from the SigLIP or Funnel copy
+    ranked above it, though the class's own best sentence ("Construct a ... tokenizer.")
+    gives no default."""
+    documents = {
+        "siglip.txt": _tokenizer_docstring("siglip", "Siglip", "</s>"),
+        "funnel.txt": _tokenizer_docstring("funnel", "Funnel", "<pad>"),
+        "fs2c.txt": _tokenizer_docstring(
+            "fastspeech2_conformer", "FastSpeech2Conformer", "<blank>"
+        ),
+    }
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", documents)
+    answer = answered(
+        assistant, "What is the default padding token of the FastSpeech2Conformer tokenizer?"
+    )
+    first = answer.citations[0]
+    assert first.source == "fs2c.txt" and "<blank>" in first.quote, answer.text
+    assert "</s>" not in answer.text and "<pad>" not in answer.text, answer.text
+
+
+def test_of_lower_values_the_one_about_what_the_question_names_leads(assistant) -> None:
+    """The best sentence ("Construct a FastSpeech2Conformer tokenizer.") gives no default;
+    of the lower descriptions within the margin quoted on to their entry's default, the one
+    from the class the question names leads, though XGLM's copy scores higher."""
+    from dataclasses import replace
+
+    from rag.answer import Question
+
+    answerer, terms = _answerer_and_terms(assistant)
+    question = Question.parse(
+        "What is the default padding token of the FastSpeech2Conformer tokenizer?", None
+    )
+
+    def described(source: str, pad: str, score: float, title: str):
+        text = "The token used for padding."
+        item = _scored(text, score, 0.63, f"{title} pad_token: {text}")
+        line = f'pad_token (`str`, *optional*, defaults to `"{pad}"`):'
+        entry = replace(item.sentence, id=f"{source}-entry", text=line, meaning=line)
+        return replace(
+            item, sentence=replace(item.sentence, id=source, source=source), before=entry
+        )
+
+    best = _scored(
+        "Construct a FastSpeech2Conformer tokenizer.",
+        0.69,
+        0.6,
+        "FastSpeech2ConformerTokenizer Construct a FastSpeech2Conformer tokenizer.",
+    )
+    best = replace(best, sentence=replace(best.sentence, source="fs2c.txt"))
+    xglm = described("xglm.txt", "<pad>", 0.61, "XGLMTokenizer")
+    own = described("fs2c.txt", "<blank>", 0.57, "FastSpeech2ConformerTokenizer")
+    led, reason = answerer.lead(question, [best, xglm, own], terms)
+    assert not reason and led[0].sentence.source == "fs2c.txt", (reason, led[0].sentence.id)
+    assert led[0].lead_from is not None and "<blank>" in led[0].lead_from.text

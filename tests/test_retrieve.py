@@ -512,3 +512,40 @@ def test_a_line_comes_with_the_lines_of_its_paragraph_beside_it(
         assert "\n\n" not in shown and "---" not in shown, shown
     quoted = [s.id for p in retrieval.passages for s in p.sentences]
     assert len(quoted) == len(set(quoted))
+
+
+def test_of_two_retellings_the_one_whose_title_the_question_names_stays() -> None:
+    """Passages retelling one text (a parameter's description copied from class to class)
+    collapse into the first; the one whose title spells more of the question's words takes
+    its place, and a passage is listed once among the duplicates however often collapsing
+    runs."""
+    import numpy as np
+
+    from rag.index import StoredSentence
+    from rag.retrieve import RetrievedPassage, collapse_duplicates
+
+    def passage(pid: str, title: str, vector: list[float]) -> RetrievedPassage:
+        text = "The token used for padding."
+        embedding = np.array(vector) / np.linalg.norm(vector)
+        found = RetrievedPassage(pid, f"{pid}.txt", title, 0, len(text), 0.0, 0.5, 1.0)
+        found.sentences = [StoredSentence(pid, f"{pid}.txt", 0, len(text), 0, text, embedding)]
+        return found
+
+    def retellings() -> list[RetrievedPassage]:
+        return [
+            passage("siglip", "transformers.models.siglip.SiglipTokenizer (class)", [1, 0, 0]),
+            passage("other", "numpy.fft (module)", [0, 1, 0]),
+            passage(
+                "fs2c",
+                "transformers.models.fastspeech2_conformer.FastSpeech2ConformerTokenizer",
+                [1, 0.01, 0],
+            ),
+        ]
+
+    asked = ["default", "padding", "token", "fastspeech2conformer", "tokenizer"]
+    kept = collapse_duplicates(retellings(), asked)
+    assert [p.id for p in kept] == ["fs2c", "other"] and kept[0].duplicates == ["siglip"]
+    plain = collapse_duplicates(retellings(), ["default", "padding", "token"])
+    assert [p.id for p in plain] == ["siglip", "other"] and plain[0].duplicates == ["fs2c"]
+    again = collapse_duplicates([*plain, *retellings()[2:]], ["padding"])
+    assert again[0].duplicates == ["fs2c"]
