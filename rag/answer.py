@@ -929,7 +929,11 @@ class ExtractiveAnswerer:
             return "the question asks for an address or number to reach and the evidence has none"
         if question.kind == "exception" and not _names_exception(quoted, question.text):
             return "the question asks which exception is raised and the evidence names none"
-        if question.kind == "how-to" and not self._does(question.text, best.context):
+        if (
+            question.kind == "how-to"
+            and not self._does(question.text, best.context)
+            and not _instructs(best)
+        ):
             return "the question asks how to do something the evidence does not speak of doing"
         if question.kind == "count" and not (
             _NUMBER.search(unasked) and self._number_beside(quoted, question)
@@ -1345,6 +1349,32 @@ def _means_after(ranked: list[ScoredSentence]) -> ScoredSentence | None:
     if follow is None or not _MEANS_AFTER.search(follow.sentence.text):
         return None
     return replace(follow, lead_from=best.sentence, score=best.score)
+
+
+# "Pass ``'skip_all'`` to avoid the computational overhead", "you can call the
+# `.enter()` method": an instruction giving a literal to use says how, in its own verbs
+# ("pass" for "turn off", "call" for "open").
+_INSTRUCTION = re.compile(
+    r"^\W*(?:use|pass|set|run|call|add|install|type|enter|specify|give|put|select|choose|"
+    r"click|press|edit|write|apply|enable|disable|invoke|import|configure|define|provide|"
+    r"supply|append|replace|remove|start|execute|issue|build|compile|copy|download)\b|"
+    r"\b(?:you|one)\s+(?:can|could|should|may|must|need\s+to)\s+"
+    r"(?:also\s+|simply\s+|then\s+|just\s+|instead\s+)?[a-z]+\b",
+    re.I,
+)
+_LITERAL = re.compile(r"`[^`\s][^`]*`|(?<![\w-])--?[A-Za-z][\w-]*")
+INSTRUCTION_COVERAGE = 0.6  # of the question's key terms an instruction must say
+
+
+def _instructs(item: ScoredSentence) -> bool:
+    """Whether the sentence tells the reader to do something with a literal (code, an
+    option) and says most of what the question asks: how, in other verbs."""
+    text = item.sentence.text
+    return (
+        item.coverage >= INSTRUCTION_COVERAGE
+        and _INSTRUCTION.search(text) is not None
+        and _LITERAL.search(text) is not None
+    )
 
 
 def _cause_before(item: ScoredSentence, text: str) -> int:

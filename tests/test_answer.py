@@ -2201,3 +2201,29 @@ def test_of_lower_values_the_one_about_what_the_question_names_leads(assistant) 
     led, reason = answerer.lead(question, [best, xglm, own], terms)
     assert not reason and led[0].sentence.source == "fs2c.txt", (reason, led[0].sentence.id)
     assert led[0].lead_from is not None and "<blank>" in led[0].lead_from.text
+
+
+def test_an_instruction_with_a_literal_says_how_in_its_own_verbs(assistant) -> None:
+    """ "How do I turn off input validation...?" is answered by "Pass ``'skip_all'`` to
+    avoid the computational overhead of these checks" and "how can I open the connection
+    directly?" by "you can call the `.enter()` method directly": an instruction giving
+    what to use. Not one without a literal, nor one saying little of the question."""
+    from rag.answer import Question
+
+    answerer, terms = _answerer_and_terms(assistant)
+    question = Question.parse(
+        "How do I turn off input validation in UnivariateDistribution to avoid its overhead?",
+        None,
+    )
+    assert question.kind == "how-to"
+    passed = "Pass ``'skip_all'`` to avoid the computational overhead of these checks."
+    assert not answerer.refusal_reason(question, [_scored(passed, 0.6, 0.7)], terms)
+    called = "If it does not fit, you can call the `.enter()` method directly to validate input."
+    assert not answerer.refusal_reason(question, [_scored(called, 0.6, 0.7)], terms)
+    for text, coverage in [
+        ("Pass it along to avoid the computational overhead of these checks.", 0.7),
+        (passed, 0.4),
+        ("Validation avoids ``'nan'`` results and the overhead of later checks.", 0.7),
+    ]:
+        reason = answerer.refusal_reason(question, [_scored(text, 0.6, coverage)], terms)
+        assert "how to do something" in reason, (text, reason)
