@@ -257,6 +257,26 @@ def test_abbreviations_do_not_end_a_sentence() -> None:
     ]
 
 
+def test_initials_of_a_name_do_not_end_a_sentence() -> None:
+    """Punkt ended "developed by F.C. Williams and T. Kilburn" after "F.C.": the quote cut a
+    name in two. Initials end a sentence before a word that opens one, and a company's
+    form ("L.P.") before anything."""
+    text = (
+        "The Mark I was developed by F.C. Williams and T. Kilburn in 1948. "
+        '["YACC - Yet Another Compiler Compiler", S.C. Johnson, Bell Labs (Jul 1975)]. '
+        "It was paid for by the U.K. The rest came later. "
+        "Copyright Hewlett-Packard Development Company, L.P. Contributed by Stephane."
+    )
+    assert [text[s:e] for s, e, _ in sentence_spans(text)] == [
+        "The Mark I was developed by F.C. Williams and T. Kilburn in 1948.",
+        '["YACC - Yet Another Compiler Compiler", S.C. Johnson, Bell Labs (Jul 1975)].',
+        "It was paid for by the U.K.",
+        "The rest came later.",
+        "Copyright Hewlett-Packard Development Company, L.P.",
+        "Contributed by Stephane.",
+    ]
+
+
 MIXED_DOCSTRING = (
     "delayed (function)\n"
     "\n"
