@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.chunks import sentence_id
 from rag.documents import subject_of
 from rag.index import StoredSentence
 from rag.retrieve import (
@@ -524,6 +525,8 @@ class ExtractiveAnswerer:
         terms = lexical.topic(p.source for p in retrieval.passages)
         ranked = self.rank(question, retrieval, question_embedding, terms, document_text)
         ranked, reason = self.lead(question, ranked, terms)
+        if reason and question.kind == "version":
+            ranked, reason = _versioned_first(self, question, ranked, terms, document_text, reason)
         titled = _titled(question.text, [p.title for p in retrieval.passages])
         # Whether a source names what the question does, asked once per source and title
         # for this answer: the candidates after the best asked it again for each sentence
@@ -1967,6 +1970,90 @@ def _default_beside(best: ScoredSentence, question: str) -> ScoredSentence:
     ):
         return replace(best, lead_from=head)
     return best
+
+
+# A docstring's version note: ".. versionchanged:: 26.1" (then "Added the ``key``
+# parameter."), ".. deprecated:: 2.5", ".. versionadded:: 2.18" closing an entry.
+_VERSION_DIRECTIVE = re.compile(
+    r"[ \t]*\.\. (?:versionadded|versionchanged|deprecated)::[ \t]*\d[\w.]*[ \t]*"
+)
+
+
+def _versioned_first(
+    answerer: ExtractiveAnswerer,
+    question: Question,
+    ranked: list[ScoredSentence],
+    terms: TopicTerms,
+    document_text: Callable[[str], str],
+    reason: str,
+) -> tuple[list[ScoredSentence], str]:
+    """ "In which packaging release was the key parameter added to Specifier.filter?":
+    "Added the ``key`` parameter." gives no number, the version note on its line before
+    does (".. versionchanged:: 26.1"). A sentence of the best's source within twice the
+    margin is quoted with the version note right before or after its lines, when that
+    answers by every check."""
+    best = ranked[0]
+    for i, item in enumerate(ranked):
+        if item.score < best.score - 2 * MARGIN:
+            break
+        if item.sentence.source != best.sentence.source:
+            continue
+        noted = _with_version_note(item, document_text(item.sentence.source))
+        if noted is not None and not answerer.refusal_reason(question, [noted], terms):
+            return [noted, *ranked[:i], *ranked[i + 1 :]], ""
+    return ranked, reason
+
+
+def _with_version_note(item: ScoredSentence, text: str) -> ScoredSentence | None:
+    """The item quoted with the version note it falls under: the note's body, indented
+    under it ("Added the ``key`` parameter."), or an indented entry the note closes. A
+    note at the margin after a line is the whole object's, not that line's (a class's
+    ".. versionadded:: 8.0" after its last `:param` line)."""
+    s = item.sentence
+    line_start = text.rfind("\n", 0, s.start) + 1
+    line_end = text.find("\n", s.end)
+    line_end = len(text) if line_end == -1 else line_end
+    indent = _indent_at(text, line_start)
+    if text[line_start : s.start].strip() == "":
+        head = text[:line_start].rstrip()
+        note_start = head.rfind("\n") + 1
+        if _VERSION_DIRECTIVE.fullmatch(head, note_start) and _indent_at(text, note_start) < indent:
+            note = _span_sentence(s, text, note_start, len(head))
+            return replace(item, lead_from=note)
+    if text[s.end : line_end].strip() == "":
+        rest = text[line_end:]
+        note_start = text.rfind("\n", 0, line_end + len(rest) - len(rest.lstrip())) + 1
+        note_end = text.find("\n", note_start)
+        note_end = len(text) if note_end == -1 else note_end
+        note_indent = _indent_at(text, note_start)
+        if (
+            _VERSION_DIRECTIVE.fullmatch(text, note_start, note_end)
+            and note_indent > 0
+            and note_indent >= indent
+        ):
+            note = _span_sentence(s, text, note_start, note_end)
+            return replace(item, sentence=note, before=s, after=(), lead_from=s)
+    return None
+
+
+def _indent_at(text: str, line_start: int) -> int:
+    line = text[line_start : line_start + 200]
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _span_sentence(beside: StoredSentence, text: str, start: int, end: int) -> StoredSentence:
+    """A line of the document as a sentence of its own, for quoting from or to: where a
+    stored sentence is needed for a span of the text next to `beside`."""
+    while start < end and text[start].isspace():
+        start += 1
+    return replace(
+        beside,
+        id=sentence_id(beside.source, start, end),
+        start=start,
+        end=end,
+        text=text[start:end],
+        meaning=text[start:end],
+    )
 
 
 def load_vocabulary() -> None:

@@ -2227,3 +2227,52 @@ def test_an_instruction_with_a_literal_says_how_in_its_own_verbs(assistant) -> N
     ]:
         reason = answerer.refusal_reason(question, [_scored(text, 0.6, coverage)], terms)
         assert "how to do something" in reason, (text, reason)
+
+
+_SPECIFIER_DOC = (
+    "packaging.specifiers.Specifier (class)\n\n"
+    "filter(iterable, prereleases, key): Filter items in the given iterable.\n\n"
+    "key\n"
+    "    A callable that takes a single argument and returns a version string.\n\n"
+    ".. versionchanged:: 26.1\n\n"
+    "    Added the ``key`` parameter.\n\n"
+    "`linenos`\n"
+    "    If set to ``'table'``, output line numbers as a table.\n\n"
+    "    .. versionadded:: 2.18\n\n"
+    ":param complete_var: Name of the environment variable.\n\n"
+    ".. versionadded:: 8.0\n\n"
+    "func_name(): The name of the shell function.\n"
+)
+
+
+def test_a_version_note_is_quoted_with_the_line_it_is_about(assistant) -> None:
+    """ "In which release was the key parameter added?": "Added the ``key`` parameter."
+    gives no number, the note over it does (".. versionchanged:: 26.1"); an indented
+    entry is quoted on to the note closing it. A note at the margin is the whole class's:
+    not the version of the `:param` line before it nor of the line after it."""
+    from dataclasses import replace
+
+    from rag.answer import Question, _with_version_note
+
+    answerer, terms = _answerer_and_terms(assistant)
+    text = _SPECIFIER_DOC
+
+    def at(sentence: str, score: float = 0.6):
+        item = _scored(sentence, score, 0.8)
+        start = text.index(sentence)
+        return replace(
+            item, sentence=replace(item.sentence, start=start, end=start + len(sentence))
+        )
+
+    added = _with_version_note(at("Added the ``key`` parameter."), text)
+    assert added is not None and added.lead_from.text == ".. versionchanged:: 26.1"
+    question = Question.parse("In which packaging release was the key parameter added?", None)
+    assert not answerer.refusal_reason(question, [added], terms)
+    closed = _with_version_note(at("If set to ``'table'``, output line numbers as a table."), text)
+    assert closed is not None and closed.sentence.text == ".. versionadded:: 2.18"
+    assert closed.lead_from.text.startswith("If set to")
+    assert (
+        _with_version_note(at(":param complete_var: Name of the environment variable."), text)
+        is None
+    )
+    assert _with_version_note(at("func_name(): The name of the shell function."), text) is None
