@@ -197,6 +197,9 @@ _MADE_BY = re.compile(
     r"implemented|introduced|proposed|conceived|authored|made|maintained)\s+(?:\w+\s+){0,3}?by\s+"
     r"(?:(?:Dr|Prof|Professor|Sir)\.?\s+)?[A-Z]"
 )
+# "According to the base-files FAQ": the kind of document asked about, which its own
+# text seldom names, not a name the text must give.
+_DOCUMENT_KINDS = frozenset(["faq", "faqs", "readme", "changelog", "howto", "docs", "docstring"])
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*")
 _WHO_IS_NAME = re.compile(r"\b(?i:who) (?i:is|was|are|were) (?:[A-Z][\w.’'-]*\s*)+\??$")
 _DEMONYM = re.compile(r"^[A-Z][a-z]+(ese|ian|ean|ish|can)$")
@@ -1109,7 +1112,9 @@ class ExtractiveAnswerer:
         return {
             stem
             for word in _focus(question.text).split()
-            if not _DEMONYM.search(word) and not _is_common(word, terms)
+            if not _DEMONYM.search(word)
+            and not _is_common(word, terms)
+            and word.lower() not in _DOCUMENT_KINDS
             for stem in stems(word)
         }
 

@@ -2276,3 +2276,17 @@ def test_a_version_note_is_quoted_with_the_line_it_is_about(assistant) -> None:
         is None
     )
     assert _with_version_note(at("func_name(): The name of the shell function."), text) is None
+
+
+def test_the_kind_of_document_asked_about_is_no_name_its_text_must_give(assistant) -> None:
+    """ "According to the base-files FAQ, how long ...?" names a FAQ its own text never
+    calls one; "FAQ" or "README" is not a name the source must mention, "Casper" is."""
+    from rag.answer import Question
+
+    answerer, terms = _answerer_and_terms(assistant)
+    for kind in ["FAQ", "README"]:
+        question = Question.parse(
+            f"According to the Stephen Casper {kind}, what did he say about models?", None
+        )
+        names = answerer.names(question, terms)
+        assert "casper" in names and not {"faq", "readm", "readme"} & names, names
