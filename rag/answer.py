@@ -529,7 +529,7 @@ class ExtractiveAnswerer:
         ranked = self.rank(question, retrieval, question_embedding, terms, document_text)
         ranked, reason = self.lead(question, ranked, terms)
         if reason and question.kind == "version":
-            ranked, reason = _versioned_first(self, question, ranked, terms, document_text, reason)
+            ranked, reason = self._versioned_first(question, ranked, terms, document_text, reason)
         titled = _titled(question.text, [p.title for p in retrieval.passages])
         # Whether a source names what the question does, asked once per source and title
         # for this answer: the candidates after the best asked it again for each sentence
@@ -854,6 +854,30 @@ class ExtractiveAnswerer:
         if chosen is None:
             return ranked, reason
         return [ranked[chosen], *ranked[:chosen], *ranked[chosen + 1 :]], ""
+
+    def _versioned_first(
+        self,
+        question: Question,
+        ranked: list[ScoredSentence],
+        terms: TopicTerms,
+        document_text: Callable[[str], str],
+        reason: str,
+    ) -> tuple[list[ScoredSentence], str]:
+        """ "In which packaging release was the key parameter added to Specifier.filter?":
+        "Added the ``key`` parameter." gives no number, the version note on its line before
+        does (".. versionchanged:: 26.1"). A sentence of the best's source within twice the
+        margin is quoted with the version note right before or after its lines, when that
+        answers by every check."""
+        best = ranked[0]
+        for i, item in enumerate(ranked):
+            if item.score < best.score - 2 * MARGIN:
+                break
+            if item.sentence.source != best.sentence.source:
+                continue
+            noted = _with_version_note(item, document_text(item.sentence.source))
+            if noted is not None and not self.refusal_reason(question, [noted], terms):
+                return [noted, *ranked[:i], *ranked[i + 1 :]], ""
+        return ranked, reason
 
     def _maker_first(
         self, question: Question, ranked: list[ScoredSentence], terms: TopicTerms
@@ -1982,31 +2006,6 @@ def _default_beside(best: ScoredSentence, question: str) -> ScoredSentence:
 _VERSION_DIRECTIVE = re.compile(
     r"[ \t]*\.\. (?:versionadded|versionchanged|deprecated)::[ \t]*\d[\w.]*[ \t]*"
 )
-
-
-def _versioned_first(
-    answerer: ExtractiveAnswerer,
-    question: Question,
-    ranked: list[ScoredSentence],
-    terms: TopicTerms,
-    document_text: Callable[[str], str],
-    reason: str,
-) -> tuple[list[ScoredSentence], str]:
-    """ "In which packaging release was the key parameter added to Specifier.filter?":
-    "Added the ``key`` parameter." gives no number, the version note on its line before
-    does (".. versionchanged:: 26.1"). A sentence of the best's source within twice the
-    margin is quoted with the version note right before or after its lines, when that
-    answers by every check."""
-    best = ranked[0]
-    for i, item in enumerate(ranked):
-        if item.score < best.score - 2 * MARGIN:
-            break
-        if item.sentence.source != best.sentence.source:
-            continue
-        noted = _with_version_note(item, document_text(item.sentence.source))
-        if noted is not None and not answerer.refusal_reason(question, [noted], terms):
-            return [noted, *ranked[:i], *ranked[i + 1 :]], ""
-    return ranked, reason
 
 
 def _with_version_note(item: ScoredSentence, text: str) -> ScoredSentence | None:

@@ -2278,6 +2278,21 @@ def test_a_version_note_is_quoted_with_the_line_it_is_about(assistant) -> None:
     assert _with_version_note(at("func_name(): The name of the shell function."), text) is None
 
 
+def test_a_version_question_is_answered_from_the_note_over_its_line(
+    tmp_path, make_assistant
+) -> None:
+    """Over a real index: the answer quotes the note and its body as one verbatim span."""
+    assistant = assistant_over_readmes(
+        make_assistant, tmp_path / "docs", {"specifier.txt": _SPECIFIER_DOC}
+    )
+    answer = answered(
+        assistant, "In which packaging release was the key parameter added to Specifier.filter?"
+    )
+    first = answer.citations[0]
+    assert first.quote.startswith(".. versionchanged:: 26.1"), answer.text
+    assert first.quote.endswith("Added the ``key`` parameter."), answer.text
+
+
 def test_the_kind_of_document_asked_about_is_no_name_its_text_must_give(assistant) -> None:
     """ "According to the base-files FAQ, how long ...?" names a FAQ its own text never
     calls one; "FAQ" or "README" is not a name the source must mention, "Casper" is."""
