@@ -873,6 +873,25 @@ def test_a_command_line_option_is_a_name(assistant) -> None:
     assert not answerer._names_beside(saved.format("--save"), given, None)
 
 
+def test_which_option_is_answered_with_the_option_it_names(tmp_path, make_assistant) -> None:
+    """Over a real index, the answer quotes the line naming the option."""
+    fakeroot = (
+        "fakeroot (Debian package)\n\n"
+        "Fakeroot runs a command in an environment where it appears to have root privileges.\n\n"
+        "The fakeroot environment can be saved for later use if you use the -s option to "
+        "fakeroot.\n"
+        "The save option simply saves this list, so later fakeroot invocations can restore "
+        "them.\n"
+    )
+    assistant = assistant_over_readmes(
+        make_assistant, tmp_path / "docs", {"fakeroot.txt": fakeroot}
+    )
+    answer = answered(
+        assistant, "Which fakeroot option saves the fakeroot environment so it can be reused later?"
+    )
+    assert "the -s option" in answer.citations[0].quote, answer.text
+
+
 def test_a_count_needs_a_number_beside_what_is_counted(assistant) -> None:
     """ "How many levels does the standard define?" is not answered by "DOD standard
     5200.28-STD" nor "How much did a license cost?" by "at least one author"."""
