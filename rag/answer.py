@@ -167,9 +167,12 @@ _SAID_Q = re.compile(
     # "What did Casper present?", not "what had to be present to run it".
     r"|\b(did|does|do|will|would)\b[^?]*\bpresent\b"
 )
-# "...tell Anthropic to do", "what does the article suggest": not someone's statement.
+# "...tell Anthropic to do", "what does the article suggest", "which option does the README
+# say to use", "what does FOLDOC say": a text's content, not someone's statement.
 _SAID_NOT_SPEECH = re.compile(
     r"\b(tell|told)\b.*\bto\b|\b(article|report|table|piece|story|text|document|study)\b"
+    r"|\b(readme|faq|docs|documentation|docstring|manual|entry|page|guide|dictionary|glossary"
+    r"|foldoc|changelog)\b"
     # "Which engine is recommended if...": advice with no one giving it, not a statement.
     r"|\b(is|are|was|were|be|been)\s+(recommended|suggested|proposed|advised)\b(?!\s+by\b)"
 )
@@ -208,6 +211,9 @@ _TOKEN = re.compile(r"[\w.’'-]*\w")
 _COUNT_Q = re.compile(
     r"\bhow (many|much|old|long|large|big)\b|\bwhat (number|percentage|share)\b"
     r"|\b(numeric|numerical) value\b"
+    # "Between which voltages does a GTL signal swing?": a measure is a number.
+    r"|\b(?:which|what) (?:voltages?|temperatures?|frequenc(?:y|ies)|bandwidths?|wavelengths?"
+    r"|(?:baud|bit|clock|sample|sampling|refresh) rates?)\b(?! (?:is|are|was|were|means?)\b)"
     # "What is the maximum number of devices on a chain?"
     r"|\bwhat(?:'s| is| was| are| were)? the (?:[a-z]+ )?number of\b"
 )
@@ -227,7 +233,9 @@ _NAME_Q = re.compile(r"(?<!same )\bname[ds]?\b|\bcalled\b|\btitled\b")
 # "What is another name for the Lanczos window?" asks for an alias, often no proper name
 # ("also known as a sinc window"): the evidence must give one as an alias.
 _ALIAS_Q = re.compile(
-    r"\b(another|other|alternative|alternate|different) names?\b|\balso (called|known)\b"
+    # Not "the exclamation mark, also called 'shriek'": the question gives the other name.
+    r"\b(another|other|alternative|alternate|different) names?\b"
+    r"|\balso (called|known)\b(?!\s+(?:as\s+)?['\"‘“`])"
     r"|\bsynonyms?\b|\bwhat else is\b"
 )
 _ALIAS = re.compile(
@@ -281,6 +289,9 @@ _DEFAULT_Q = re.compile(r"^\W*(what|which)\b.*(?<!by )\bdefault\b(?! (?:is|was)\
 # A quoted value holds a word: "`zstd`" with the question's own word blanked out is "` `".
 _VALUE = re.compile(
     r"\d|\b(True|False|None)\b|`[^`\w]*\w[^`]*`|\"[^\"\w]*\w[^\"]*\"|'[^'\w]*\w[^']*'"
+    # A file's name: "uses default.htm instead of index.html".
+    r"|\b[\w-]+\.(?:html?|txt|cfg|conf|ini|json|ya?ml|toml|py|sh|bat|exe|dll|so|zip|gz|tar|xml"
+    r"|csv|md|rst|log|pdf|png|jpe?g)\b"
 )
 # Where a default is given: "defaults to 1.0", "(default=100)", "timeout=5.0", "is 10 by
 # default", "if not given, ...". A type in backticks ("huber_loss_delta (`float`)") is none,
@@ -357,8 +368,13 @@ _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
 # late 1970s, manufacturers integrated MRP" under "This renaissance is known as MRP II"
 # for "When did manufacturers integrate MRP...?"; "a week ago", a time, is not). So is
 # an exception's name, and a default said to be one ("scale (float): ..., default 1.5"
-# under the example ">>> m.sample()  # ... with loc=1, scale=2").
-_SAME_SOURCE_KINDS = frozenset([*_SPELLED_KINDS, "date", "default", "exception"])
+# under the example ">>> m.sample()  # ... with loc=1, scale=2"), a count or a measure
+# ("The GTL signal swings between 0.4 volts and 1.2 volts" under "a GTL signal is said to be
+# a low voltage swing logic signal") and a version ("This is the Tcl 8.6.13 source
+# distribution" under "Detailed release notes can be found at...").
+_SAME_SOURCE_KINDS = frozenset(
+    [*_SPELLED_KINDS, "count", "date", "default", "exception", "version"]
+)
 _YEAR_OR_DECADE = re.compile(_YEAR_OR_DECADE_TEXT)
 # "Who is the Allman indent style named after?" asks whose name it carries: "named after
 # Eric Allman", not "It resembles normal indent style in Pascal and ALGOL".
@@ -966,7 +982,10 @@ class ExtractiveAnswerer:
         ):
             return "the question asks how to do something the evidence does not speak of doing"
         if question.kind == "count" and not (
-            _NUMBER.search(unasked) and self._number_beside(quoted, question)
+            _NUMBER.search(unasked)
+            and self._number_beside(quoted, question)
+            # ">>> print(comtrans.aligned_sents()[54])": an example's index counts nothing.
+            and not quoted.lstrip().startswith(">>>")
         ):
             return "the question asks for a number and the evidence gives none beside it"
         if question.kind == "price" and not _PRICE.search(unasked):

@@ -2324,3 +2324,107 @@ def test_the_kind_of_document_asked_about_is_no_name_its_text_must_give(assistan
         )
         names = answerer.names(question, terms)
         assert "casper" in names and not {"faq", "readm", "readme"} & names, names
+
+
+_REFERENCE_PAGES = {
+    "python3.11.txt": (
+        "python3.11 (Debian package)\n\n"
+        "This is Python version 3.11.2.\n\n"
+        "Building a complete Python installation requires the use of various additional "
+        "third-party libraries, depending on your build platform and configure options.\n\n"
+        "To get an optimized build of Python, ``configure --enable-optimizations`` before "
+        "you run ``make``.\n"
+    ),
+    "gtl.txt": (
+        "GTL (FOLDOC entry)\n\n"
+        "<electronics> Gunning Transceiver Logic. Therefore, a GTL signal is said to be a "
+        "low voltage swing logic signal. The GTL signal swings between 0.4 volts and 1.2 "
+        "volts with a reference voltage of about 0.8 volts. Gunning Transceiver Logic has "
+        "several advantages.\n"
+    ),
+    "default.htm.txt": (
+        "default.htm (FOLDOC entry)\n\n"
+        "<web> The default HTML page served by most web servers in response to a request "
+        "for a directory. Most servers use index.html. Microsoft, of course, has to be "
+        "different and uses default.htm instead of index.html.\n"
+    ),
+    "tcl8.6.txt": (
+        "tcl8.6 (Debian package)\n\n"
+        "README: Tcl\n\n"
+        "This is the **Tcl 8.6.13** source distribution. You can get any source release of "
+        "Tcl from [our distribution site](https://sourceforge.net/projects/tcl/files/Tcl/). "
+        "Detailed release notes can be found at the [file distributions page]"
+        "(https://sourceforge.net/projects/tcl/files/Tcl/) by clicking on the relevant "
+        "version.\n"
+    ),
+    "aligned.txt": (
+        "nltk.translate.api.AlignedSent (class)\n\n"
+        "Return an aligned sentence object, which encapsulates two sentences along with an "
+        "Alignment between them.\n\n"
+        "Typically used in machine translation to represent a sentence and its translation."
+        "\n\n"
+        "    >>> from nltk.corpus import comtrans\n"
+        "    >>> print(comtrans.aligned_sents()[54])\n"
+        "    <AlignedSent: 'Weshalb also sollten...' -> 'So why should EU arm...'>\n"
+        "    >>> print(comtrans.aligned_sents()[54].alignment)\n"
+        "    0-0 0-1 1-0 2-2 3-4 3-5 4-7 5-8\n\n"
+        ":param words: Words in the target language sentence\n\n"
+        "invert(): Return the aligned sentence pair, reversing the directionality\n"
+    ),
+}
+
+
+def test_what_a_page_says_is_its_content_and_a_measure_or_file_name_is_a_value(
+    tmp_path, make_assistant
+) -> None:
+    """ "Which option does the README say to use" asks what the text says, not for someone's
+    statement; "between which voltages" asks for numbers, which a sentence of the best's
+    own source gives with fewer of the question's words; a file's name is what "what file
+    name ... the default web page" asks for. An example's index is no count."""
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", _REFERENCE_PAGES)
+    expected = {
+        "Which configure option does the Python 3.11 README say to use to get an "
+        "optimized build?": "--enable-optimizations",
+        "Between which voltages does a Gunning Transceiver Logic (GTL) signal swing?": "0.4 volts",
+        "What file name does Microsoft use for the default web page instead of index.html?": (
+            "default.htm instead"
+        ),
+        "Which exact Tcl release is the source distribution described in the tcl8.6 package "
+        "README?": "8.6.13",
+    }
+    for question, part in expected.items():
+        answer = answered(assistant, question)
+        assert part in answer.citations[0].quote, (question, answer.text)
+    refusal(assistant, "How many aligned sentence pairs does nltk's comtrans corpus contain?", "")
+
+
+def test_the_kind_asked_for_is_read_from_what_the_question_asks() -> None:
+    from rag.answer import Question
+
+    def kind(text: str) -> str:
+        return Question.parse(text, None).kind
+
+    assert kind("What does FOLDOC say the term 'function key' comes from?") != "said"
+    assert kind("Which option does the README say to use?") != "said"
+    assert kind("What did Lin Yun say about attackers?") == "said"
+    assert kind("Between which voltages does a GTL signal swing?") == "count"
+    assert kind("What analogy is used to explain what voltage is?") != "count"
+    assert kind("What is the exclamation mark also called?") == "alias"
+    assert kind("What is the ASCII code of the exclamation mark, also called 'shriek'?") != (
+        "alias"
+    )
+
+
+def test_an_example_s_index_is_no_count(assistant) -> None:
+    """ "How many aligned sentence pairs does the comtrans corpus contain?": the 54 in
+    ">>> print(comtrans.aligned_sents()[54])" picks one pair, it counts none; the same
+    number in a sentence is an answer."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    question = Question.parse("How many aligned sentence pairs does comtrans contain?", None)
+    example = _scored(">>> print(comtrans.aligned_sents()[54].alignment)", 0.6, 1.0)
+    stated = _scored("The comtrans corpus contains 54 aligned sentence pairs.", 0.6, 1.0)
+    assert "asks for a number" in answerer.refusal_reason(question, [example], terms)
+    assert not answerer.refusal_reason(question, [stated], terms)
