@@ -114,9 +114,9 @@ def documents_in(root: str, path: Path) -> list[GeneratedDocument]:
     return found
 
 
-def generate(count: int) -> Iterator[GeneratedDocument]:
+def every_document() -> Iterator[GeneratedDocument]:
+    """Every document, in the fixed order the draws take them in."""
     seen: set[str] = set()
-    made = 0
     # A second sweep takes more documents per file when the first runs out (about 9,700
     # here): smaller sizes stay prefixes of larger ones.
     for per_file in (PER_FILE, 3 * PER_FILE):
@@ -129,23 +129,50 @@ def generate(count: int) -> Iterator[GeneratedDocument]:
                     continue
                 seen.add(digest)
                 yield GeneratedDocument(doc.name, doc.kind, text)
-                made += 1
                 taken += 1
-                if made >= count:
-                    return
                 if taken >= per_file:
                     break
+
+
+def generate(count: int) -> Iterator[GeneratedDocument]:
+    made = 0
+    for doc in every_document():
+        yield doc
+        made += 1
+        if made >= count:
+            return
     raise SystemExit(f"only {made} documents could be generated; asked for {count}")
 
 
-def write_documents(
-    docs: list[GeneratedDocument], dest: Path, prefix: str, slug_chars: int
+def file_name(doc: GeneratedDocument, slug_chars: int) -> str:
+    """A document's file name without its place in the draw: "sklearn.pipeline.Pipeline.txt"."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", doc.name)[:slug_chars] + ".txt"
+
+
+def documents_named(
+    names: set[str], every: Callable[[], Iterator[GeneratedDocument]], slug_chars: int
 ) -> list[GeneratedDocument]:
-    """One .txt file per document in dest (created), each starting with its title line."""
+    """The documents whose file names, without a place in a draw, are in names (in the
+    order every() gives them): the ones question sets ask about, wherever they fall here."""
+    found: dict[str, GeneratedDocument] = {}
+    for doc in every():
+        name = file_name(doc, slug_chars)
+        if name in names:
+            found.setdefault(name, doc)
+            if len(found) == len(names):
+                break
+    return list(found.values())
+
+
+def write_documents(
+    docs: list[GeneratedDocument], dest: Path, prefix: str, slug_chars: int, first: int = 0
+) -> list[GeneratedDocument]:
+    """One .txt file per document in dest (created), each starting with its title line,
+    numbered from `first` (its place in the draw)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for i, doc in enumerate(docs):
-        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", doc.name)[:slug_chars]
-        (dest / f"{prefix}{i:05d}_{slug}.txt").write_text(f"{doc.title}\n\n{doc.text}\n")
+    for i, doc in enumerate(docs, start=first):
+        name = file_name(doc, slug_chars)
+        (dest / f"{prefix}{i:05d}_{name}").write_text(f"{doc.title}\n\n{doc.text}\n")
     return docs
 
 

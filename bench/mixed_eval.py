@@ -32,6 +32,11 @@ import prose  # noqa: E402
 import corpus  # noqa: E402
 
 WRITERS = {"docstrings": corpus.write_corpus, "prose": prose.write_corpus}
+# Each kind's generator of every document, and its files' prefix and name length.
+EVERY = {
+    "docstrings": (corpus.every_document, "gen", 80),
+    "prose": (prose.every_document, "prose", 60),
+}
 
 
 def run_eval(assistant, eval_files: list[Path]) -> dict:
@@ -61,6 +66,23 @@ def in_this_draw(cases: list, sources: set[str]) -> list:
         here = tuple(s if s in sources else by_name.get(_draw_free(s), s) for s in case.sources)
         renamed.append(dataclasses.replace(case, sources=here))
     return renamed
+
+
+def add_asked_documents(kind: str, question_files: list[Path], dest: Path) -> int:
+    """Write into dest, numbered after the draw, the documents the question sets ask about
+    that this machine's draw lacks but its packages still hold. Which documents a draw
+    takes depends on every package installed: on a machine with other versions most of
+    the docstrings sets' documents fall outside the first 500, though the modules and
+    classes they are about are still there (at stop 23, 219 of 229)."""
+    from rag.evaluate import load_cases
+
+    have = {_draw_free(f"generated/{p.name}") for p in dest.iterdir()}
+    asked = {_draw_free(s) for c in load_cases(question_files) for s in c.sources}
+    wanted = {s.removeprefix("generated/") for s in asked - have if s.startswith("generated/")}
+    every, prefix, slug_chars = EVERY[kind]
+    found = corpus.documents_named(wanted, every, slug_chars) if wanted else []
+    corpus.write_documents(found, dest, prefix, slug_chars, first=len(list(dest.iterdir())))
+    return len(found)
 
 
 def ask_about_documents(assistant, paths: list[Path]) -> dict:
@@ -98,6 +120,11 @@ def main() -> int:
         default=None,
         help="question sets about the generated documents (default: bench/questions/<kind>-*)",
     )
+    parser.add_argument(
+        "--draw-only",
+        action="store_true",
+        help="do not add the documents the question sets ask about that the draw lacks",
+    )
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--work", type=Path)
@@ -111,7 +138,16 @@ def main() -> int:
     shutil.copytree(ROOT / "corpus", seed_only, dirs_exist_ok=True)
     shutil.copytree(ROOT / "corpus", mixed, dirs_exist_ok=True)
     generated = WRITERS[args.kind](args.extra, mixed / "generated")
-    result: dict = {"kind": args.kind, "extra_documents": len(generated)}
+    questions = args.questions or sorted(
+        (ROOT / "bench" / "questions").glob(f"{args.kind}-*.jsonl")
+    )
+    added = 0 if args.draw_only else add_asked_documents(args.kind, questions, mixed / "generated")
+    result: dict = {
+        "kind": args.kind,
+        "extra_documents": len(generated),
+        "asked_documents_added": added,
+    }
+    print(f"{len(generated)} drawn documents, {added} asked-about documents added", flush=True)
 
     seed = Assistant(corpus_dir=seed_only, index_dir=work / "index-seed")
     seed.ingest()
@@ -159,9 +195,7 @@ def main() -> int:
                 "retrieved": source in {p["source"] for p in answer.retrieved},
             }
         )
-    result["document_questions"] = ask_about_documents(
-        mix, args.questions or sorted((ROOT / "bench" / "questions").glob(f"{args.kind}-*.jsonl"))
-    )
+    result["document_questions"] = ask_about_documents(mix, questions)
     print("questions about the generated documents:", result["document_questions"], flush=True)
     result["probes"] = {
         "asked": len(probes),
@@ -172,7 +206,10 @@ def main() -> int:
     print("generated-document questions:", result["probes"], flush=True)
 
     lines = [
-        f"### Seed eval with {len(generated)} unrelated documents ({args.kind}) mixed in",
+        f"### Seed eval with {len(generated) + added} unrelated documents ({args.kind}) mixed in",
+        "",
+        f"{len(generated)} drawn, {added} more that the question sets ask about and the draw "
+        "lacks.",
         "",
         "| metric | seed only | seed + generated |",
         "|---|---|---|",

@@ -109,11 +109,11 @@ def readmes() -> Iterator[GeneratedDocument]:
             yield GeneratedDocument(path.parent.name, "Debian package", _clip(text))
 
 
-def generate(count: int) -> Iterator[GeneratedDocument]:
+def every_document() -> Iterator[GeneratedDocument]:
+    """Every document, in the fixed order the draws take them in: the sources in turn."""
     sources = {"foldoc": foldoc(), "metadata": metadata(), "readme": readmes()}
     seen: set[str] = set()
-    made = 0
-    while sources and made < count:
+    while sources:
         for name, share in SHARES:
             for _ in range(share):
                 found = sources.get(name)
@@ -125,11 +125,16 @@ def generate(count: int) -> Iterator[GeneratedDocument]:
                     continue
                 seen.add(doc.text)
                 yield doc
-                made += 1
-                if made >= count:
-                    return
-    if made < count:
-        raise SystemExit(f"only {made} prose documents could be gathered; asked for {count}")
+
+
+def generate(count: int) -> Iterator[GeneratedDocument]:
+    made = 0
+    for doc in every_document():
+        yield doc
+        made += 1
+        if made >= count:
+            return
+    raise SystemExit(f"only {made} prose documents could be gathered; asked for {count}")
 
 
 def write_corpus(count: int, dest: Path) -> list[GeneratedDocument]:
