@@ -814,12 +814,18 @@ class ExtractiveAnswerer:
             for i in [*near, *further]:
                 ranked[i] = _default_beside(ranked[i], question.text)
 
+        best_titled = len(names & set(stems(ranked[0].title)))
+
         def answers(i: int) -> bool:
             return bool(
                 # Less of the question's words may be about it in the same document
-                # ("named after Eric Allman" under "1TBS Allman style").
+                # ("named after Eric Allman" under "1TBS Allman style"), or in a document
+                # whose title names more of what the question does: "Automake (use 1.11.3
+                # or later)" on Libtasn1's page, under tmux's "this requires autoconf,
+                # automake".
                 (
                     ranked[i].coverage >= ranked[0].coverage
+                    or len(names & set(stems(ranked[i].title))) > best_titled
                     or (
                         (
                             question.kind in _SAME_SOURCE_KINDS
@@ -1031,8 +1037,10 @@ class ExtractiveAnswerer:
             _SPEECH.search(best.sentence.text) or _reports_asked(question.text, best.sentence.text)
         ):
             return "the question asks what someone said and the evidence reports no statement"
-        if question.kind in ("name", "entity") and not self._names_beside(
-            quoted, question, terms, strict
+        if (
+            question.kind in ("name", "entity")
+            and not self._names_beside(quoted, question, terms, strict)
+            and not _cites_author(quoted, question.text)
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
@@ -1537,6 +1545,20 @@ def _kind(text: str) -> str:
 _VERSION_Q = re.compile(
     r"\W*what(?:'s|’s| is| was| are| were)\s+the\s+(?:[\w.+-]+\s+){1,3}(?:version|release)s?\b"
 )
+
+
+def _cites_author(sentence: str, question: str) -> bool:
+    """ "Who wrote the report "YACC - Yet Another Compiler Compiler"?": a reference giving
+    that title, then a name ('["YACC - Yet Another Compiler Compiler", S.C. Johnson, CS TR
+    32, Bell Labs (Jul 1975)]'), names its author, though no word of the question's own
+    ("wrote", "report") stands beside the name."""
+    if not _WHO_MADE_Q.match(question):
+        return False
+    for title in re.findall(r"[\"“]([^\"“”]{3,})[\"”]", question):
+        cited = re.search(rf"[\"“]{re.escape(title)}[\"”],\s+(?:[A-Z][\w.’'-]*\s?)+", sentence)
+        if cited:
+            return True
+    return False
 
 
 def _reports_asked(question: str, sentence: str) -> bool:

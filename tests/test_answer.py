@@ -2428,3 +2428,51 @@ def test_an_example_s_index_is_no_count(assistant) -> None:
     stated = _scored("The comtrans corpus contains 54 aligned sentence pairs.", 0.6, 1.0)
     assert "asks for a number" in answerer.refusal_reason(question, [example], terms)
     assert not answerer.refusal_reason(question, [stated], terms)
+
+
+def test_a_reference_names_the_author_of_the_title_it_gives(assistant) -> None:
+    """ "Who wrote the report "YACC - Yet Another Compiler Compiler"?": a reference giving the
+    title and then a name answers, though neither "wrote" nor "report" stands beside the
+    name; the title beside some other name ("and Bison") does not."""
+    from rag.answer import Question
+
+    answerer = assistant.answerer
+    terms = assistant.retriever.lexical().topic(SEED_SOURCES)
+    question = Question.parse(
+        'Who wrote the 1975 Bell Labs report "YACC - Yet Another Compiler Compiler"?', None
+    )
+    cited = _scored(
+        '["YACC - Yet Another Compiler Compiler", S.C. Johnson, CS TR 32, Bell Labs (Jul 1975)].',
+        0.8,
+        1.0,
+    )
+    beside = _scored('See "YACC - Yet Another Compiler Compiler" and Bison, Bell Labs.', 0.8, 1.0)
+    assert not answerer.refusal_reason(question, [cited], terms)
+    assert "names none" in answerer.refusal_reason(question, [beside], terms)
+
+
+def test_a_value_on_the_page_the_question_names_leads(tmp_path, make_assistant) -> None:
+    """ "Which minimum version of Automake do I need to build GNU Libtasn1?": tmux's page
+    mentions automake closer to the question's words and gives no version; the line of
+    Libtasn1's own page giving one answers, though it covers less of the question."""
+    pages = {
+        "tmux.txt": (
+            "tmux (Debian package)\n\n"
+            "tmux is a terminal multiplexer. To get and build the latest from version "
+            "control - note that this requires autoconf, automake and pkg-config:\n\n"
+            "$ git clone https://github.com/tmux/tmux.git $ sh autogen.sh\n"
+        ),
+        "libtasn1.txt": (
+            "libtasn1-6 (Debian package)\n\n"
+            "This is GNU Libtasn1, a small ASN.1 library.\n\n"
+            "* [Make](https://www.gnu.org/software/make/) * [Automake](https://www.gnu.org/"
+            "software/automake/) (use 1.11.3 or later) * [Autoconf](https://www.gnu.org/"
+            "software/autoconf/) * [Libtool](https://www.gnu.org/software/libtool/)\n"
+        ),
+    }
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", pages)
+    answer = answered(
+        assistant, "Which minimum version of Automake do I need to build GNU Libtasn1?"
+    )
+    assert answer.citations[0].source == "libtasn1.txt", answer.text
+    assert "1.11.3" in answer.citations[0].quote
