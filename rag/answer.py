@@ -223,6 +223,16 @@ _PRICE_Q = re.compile(
     r"\bhow much\b[^?]*\b(cost|costs|charge[sd]?|pay|paid|sell|sold|sells|spend|spent)\b"
     r"|\b(what|which)\b[^?]*\b(price[sd]?|pricing|fees?)\b"
 )
+# "What license is Ruff released under?", "Under which license is NetworkX released?": the
+# answer names a license, not "Ruff can be installed with our standalone installers".
+_LICENSE_Q = re.compile(
+    r"^\W*(?:under\s+)?(?:what|which)\s+(?:[\w-]+\s+)?licen[cs]es?\b(?!\s+(?:key|file|fee)s?\b)"
+)
+_LICENSE = re.compile(
+    r"\b(?:MIT|BSD|GPL|LGPL|AGPL|GPLv\d|Apache|MPL|Mozilla Public|ISC|Artistic|Unlicense|CC0"
+    r"|Creative Commons|zlib|PSF|Python Software Foundation|Boost Software|Eclipse Public|WTFPL"
+    r"|X11|Expat|Zope Public|(?i:public domain|proprietary|copyleft))\b"
+)
 _PRICE = re.compile(
     r"[$£€¥]\s?\d|\b\d[\d,.]*\s?(dollars|usd|pounds|euros|yen|cents|bucks)\b"
     r"|\b(US|USD|EUR|GBP)\s?\$?\d|\bfree of charge\b|\bcosts? nothing\b",
@@ -328,6 +338,7 @@ _VALUE_KINDS = frozenset(
         "eponym",
         "exception",
         "expansion",
+        "license",
         "price",
         "time",
         "version",
@@ -373,7 +384,7 @@ _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
 # a low voltage swing logic signal") and a version ("This is the Tcl 8.6.13 source
 # distribution" under "Detailed release notes can be found at...").
 _SAME_SOURCE_KINDS = frozenset(
-    [*_SPELLED_KINDS, "count", "date", "default", "exception", "version"]
+    [*_SPELLED_KINDS, "count", "date", "default", "exception", "license", "version"]
 )
 _YEAR_OR_DECADE = re.compile(_YEAR_OR_DECADE_TEXT)
 # "Who is the Allman indent style named after?" asks whose name it carries: "named after
@@ -458,7 +469,7 @@ class Question:
     text: str
     query: str  # what retrieval searches for: the question, with context on a follow-up
     key_terms: tuple[str, ...]  # surface words of the question that carry its meaning
-    # What the answer must contain: contact, count, price, how-to, date, time,
+    # What the answer must contain: contact, count, price, license, how-to, date, time,
     # exception, version, name, said, entity, other.
     kind: str
     follows: bool = False  # asked after earlier questions, whose words it may lean on
@@ -994,6 +1005,8 @@ class ExtractiveAnswerer:
             and not quoted.lstrip().startswith(">>>")
         ):
             return "the question asks for a number and the evidence gives none beside it"
+        if question.kind == "license" and not _LICENSE.search(unasked):
+            return "the question asks for a license and the evidence names none"
         if question.kind == "price" and not _PRICE.search(unasked):
             return "the question asks for a price and the evidence gives none"
         if question.kind == "default" and not (
@@ -1505,6 +1518,8 @@ def _kind(text: str) -> str:
         return "contact"
     if _PRICE_Q.search(lowered):
         return "price"
+    if _LICENSE_Q.search(lowered):
+        return "license"
     if _COUNT_Q.search(lowered):
         return "count"
     if _HOW_TO_Q.search(lowered):

@@ -2413,6 +2413,36 @@ def test_the_kind_asked_for_is_read_from_what_the_question_asks() -> None:
     assert kind("What is the ASCII code of the exclamation mark, also called 'shriek'?") != (
         "alias"
     )
+    assert kind("What license is Ruff released under?") == "license"
+    assert kind("Under which license is NetworkX released?") == "license"
+    assert kind("What open-source license is Rich distributed under?") == "license"
+    assert kind("Which xmlsec engine is recommended if my code is licensed under the GPL?") != (
+        "license"
+    )
+    assert kind("How much did a Netscape Navigator license cost?") == "price"
+    assert kind("Which license key does the installer ask for?") != "license"
+
+
+def test_a_license_question_is_answered_with_a_license(tmp_path, make_assistant) -> None:
+    """ "What license is Ruff released under?" is not answered by how Ruff is installed."""
+    pages = {
+        "ruff.txt": (
+            "ruff (Python package)\n\n"
+            "An extremely fast Python linter and code formatter, written in Rust.\n\n"
+            "Starting with version 0.5.0, Ruff can be installed with our standalone "
+            "installers. Ruff is released every week.\n"
+        ),
+        "uvloop.txt": (
+            "uvloop (Python package)\n\n"
+            "uvloop is a fast, drop-in replacement of the built-in asyncio event loop.\n\n"
+            "uvloop requires Python 3.8 or greater and is available on PyPI.\n\n"
+            "uvloop is dual-licensed under MIT and Apache 2.0 licenses.\n"
+        ),
+    }
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", pages)
+    refusal(assistant, "What license is Ruff released under?", "asks for a license")
+    answer = answered(assistant, "What license is uvloop released under?")
+    assert "MIT and Apache 2.0" in answer.citations[0].quote, answer.text
 
 
 def test_an_example_s_index_is_no_count(assistant) -> None:
