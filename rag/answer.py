@@ -231,7 +231,9 @@ _LICENSE_Q = re.compile(
 _LICENSE = re.compile(
     r"\b(?:MIT|BSD|GPL|LGPL|AGPL|GPLv\d|Apache|MPL|Mozilla Public|ISC|Artistic|Unlicense|CC0"
     r"|Creative Commons|zlib|PSF|Python Software Foundation|Boost Software|Eclipse Public|WTFPL"
-    r"|X11|Expat|Zope Public|(?i:public domain|proprietary|copyleft))\b"
+    r"|X11|Expat|Zope Public|(?i:public domain|proprietary|copyleft|free software)"
+    # "released as free software; refer to the file LICENSE": where the terms are.
+    r"|LICEN[CS]E|COPYING)\b"
 )
 _PRICE = re.compile(
     r"[$£€¥]\s?\d|\b\d[\d,.]*\s?(dollars|usd|pounds|euros|yen|cents|bucks)\b"
