@@ -559,6 +559,8 @@ class ExtractiveAnswerer:
         ranked, reason = self.lead(question, ranked, terms)
         if reason and question.kind == "version":
             ranked, reason = self._versioned_first(question, ranked, terms, document_text, reason)
+        if not reason and _RETURN_Q.match(question.text):
+            ranked = _returns_first(ranked, question.text, document_text)
         titled = _titled(question.text, [p.title for p in retrieval.passages])
         # Whether a source names what the question does, asked once per source and title
         # for this answer: the candidates after the best asked it again for each sentence
@@ -2101,6 +2103,52 @@ def _with_version_note(item: ScoredSentence, text: str) -> ScoredSentence | None
 def _indent_at(text: str, line_start: int) -> int:
     line = text[line_start : line_start + 200]
     return len(line) - len(line.lstrip(" \t"))
+
+
+# "What does set_default_dtype return?", "What does export_as_test_case ... return?"
+_RETURN_Q = re.compile(r"\W*what\s+(?:does|do|did|will|would|should)\b[^?]*\breturns?\b", re.I)
+# A function's entry in a docstring document: "export_as_test_case(model_bytes, ...): Export".
+_FUNCTION_ENTRY = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\([^)\n]*\):", re.M)
+# Its Returns section, Google or NumPy style: "Returns:" or "Returns" over a dashed line,
+# then the paragraph saying what comes back.
+_RETURNS_SECTION = re.compile(
+    r"^[ \t]*(?:Returns?|Yields?)[ \t]*(?::|\n[ \t]*-{3,})[ \t]*\n(?:[ \t]*\S[^\n]*(?:\n|$))+",
+    re.M,
+)
+
+
+def _returns_first(
+    ranked: list[ScoredSentence], question: str, document_text: Callable[[str], str]
+) -> list[ScoredSentence]:
+    """For "What does X return?": when the best's source holds the entry line of the
+    function X ("set_default_dtype(fp_dtype, int_dtype): Set the (global) defaults...")
+    within twice the margin of the best, that entry's Returns section leads, quoted from
+    its heading ("Returns\n-------\nThe old default dtype state: a namedtuple..."): the
+    entry line says what X does, not what it returns."""
+    best = ranked[0]
+    asked = {w.lower() for w in _TOKEN.findall(question)}
+    for item in ranked:
+        if item.score < best.score - 2 * MARGIN:
+            break
+        entry = _FUNCTION_ENTRY.match(item.sentence.text)
+        if (
+            item.sentence.source != best.sentence.source
+            or entry is None
+            or entry.group("name").split(".")[-1].lower() not in asked
+        ):
+            continue
+        text = document_text(item.sentence.source)
+        following = _FUNCTION_ENTRY.search(text, item.sentence.end)
+        section = _RETURNS_SECTION.search(
+            text, item.sentence.end, following.start() if following else len(text)
+        )
+        if section is None:
+            return ranked
+        span = _span_sentence(item.sentence, text, section.start(), section.end())
+        span = replace(span, end=span.start + len(span.text.rstrip()), text=span.text.rstrip())
+        returns = replace(item, sentence=span, before=None, after=(), follows="")
+        return [returns, *(r for r in ranked if r is not item)]
+    return ranked
 
 
 def _span_sentence(beside: StoredSentence, text: str, start: int, end: int) -> StoredSentence:

@@ -2506,3 +2506,35 @@ def test_a_value_on_the_page_the_question_names_leads(tmp_path, make_assistant) 
     )
     assert answer.citations[0].source == "libtasn1.txt", answer.text
     assert "1.11.3" in answer.citations[0].quote
+
+
+_DTYPES_MODULE = (
+    "torch._numpy._dtypes (module)\n\n"
+    "Define the scalar types and supported dtypes and numpy <--> torch dtype mappings.\n\n"
+    "get_default_dtype(): Get the (global) default dtypes for fp and int.\n\n"
+    "The complex default follows the float one.\n\n"
+    "set_default_dtype(fp_dtype, int_dtype): Set the (global) defaults for fp, complex, and "
+    "int dtypes.\n\n"
+    "The complex dtype is inferred from the float (fp) dtype.\n\n"
+    'Parameters\n----------\nfp_dtype\n    Allowed values are "numpy" or "pytorch".\n\n'
+    "Returns\n-------\nThe old default dtype state: a namedtuple with attributes "
+    "``float_dtype``,\n``complex_dtypes`` and ``int_dtype``.\n\n"
+    "Notes\n-----\nThis function has a side effect: it sets the global state.\n"
+)
+
+
+def test_what_a_function_returns_is_quoted_from_its_returns_section(
+    tmp_path, make_assistant
+) -> None:
+    """ "What does set_default_dtype return?": its entry line says what it does; its Returns
+    section, quoted from the heading, says what comes back. Another function's section is
+    not get_default_dtype's."""
+    assistant = assistant_over_readmes(
+        make_assistant, tmp_path / "docs", {"dtypes.txt": _DTYPES_MODULE}
+    )
+    answer = answered(assistant, "What does torch._numpy's set_default_dtype return?")
+    quote = answer.citations[0].quote
+    assert quote.startswith("Returns\n-------\nThe old default dtype state"), answer.text
+    assert quote.endswith("``int_dtype``."), quote
+    other = assistant.ask("What does torch._numpy's get_default_dtype return?")
+    assert "old default dtype state" not in other.text, other.text
