@@ -134,14 +134,21 @@ def every_document() -> Iterator[GeneratedDocument]:
                     break
 
 
-def generate(count: int) -> Iterator[GeneratedDocument]:
+def first_documents(
+    every: Iterator[GeneratedDocument], count: int, what: str = "documents"
+) -> Iterator[GeneratedDocument]:
+    """The first count documents of every (a draw); exits saying so when there are fewer."""
     made = 0
-    for doc in every_document():
+    for doc in every:
         yield doc
         made += 1
         if made >= count:
             return
-    raise SystemExit(f"only {made} documents could be generated; asked for {count}")
+    raise SystemExit(f"only {made} {what} could be generated; asked for {count}")
+
+
+def generate(count: int) -> Iterator[GeneratedDocument]:
+    return first_documents(every_document(), count)
 
 
 def file_name(doc: GeneratedDocument, slug_chars: int) -> str:

@@ -25,7 +25,7 @@ import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus import GeneratedDocument, _clip, command_line, write_documents
+from corpus import GeneratedDocument, _clip, command_line, first_documents, write_documents
 
 FOLDOC = Path("/usr/share/dictd/foldoc")
 MIN_CHARS = 600  # shorter entries are one-line definitions, not prose
@@ -128,13 +128,7 @@ def every_document() -> Iterator[GeneratedDocument]:
 
 
 def generate(count: int) -> Iterator[GeneratedDocument]:
-    made = 0
-    for doc in every_document():
-        yield doc
-        made += 1
-        if made >= count:
-            return
-    raise SystemExit(f"only {made} prose documents could be gathered; asked for {count}")
+    return first_documents(every_document(), count, "prose documents")
 
 
 def write_corpus(count: int, dest: Path) -> list[GeneratedDocument]:
