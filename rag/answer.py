@@ -561,6 +561,11 @@ class ExtractiveAnswerer:
             ranked, reason = self._versioned_first(question, ranked, terms, document_text, reason)
         if not reason and _RETURN_Q.match(question.text):
             ranked = _returns_first(ranked, question.text, document_text)
+        if ranked and _asks_default(question) and (not reason or reason == _NO_DEFAULT):
+            entry = _named_entry_default(ranked[0], question.text, document_text)
+            if entry is not None:
+                ranked = [entry, *ranked[1:]]
+                reason = self.refusal_reason(question, ranked, terms)
         titled = _titled(question.text, [p.title for p in retrieval.passages])
         # Whether a source names what the question does, asked once per source and title
         # for this answer: the candidates after the best asked it again for each sentence
@@ -578,14 +583,15 @@ class ExtractiveAnswerer:
             ranked, lambda s: self.supports(question, s, terms, document_text, titled, named)
         )
         lead = ranked[0]
-        if lead.lead_from is not None:  # what its quote spans is not quoted again on its own
-            spanned = range(lead.lead_from.start, lead.sentence.start)
-            source = lead.sentence.source
-            chosen = [
-                g
-                for g in chosen
-                if g[0].sentence.source != source or g[0].sentence.start not in spanned
-            ]
+        # What the lead's quote spans is not quoted again on its own.
+        spanned = range((lead.lead_from or lead.sentence).start, lead.sentence.end)
+        chosen = [
+            g
+            for g in chosen
+            if g[0] is lead
+            or g[0].sentence.source != lead.sentence.source
+            or (g[0].sentence.start not in spanned and g[0].sentence.end - 1 not in spanned)
+        ]
         text, citations = self.compose(chosen, document_text, _WHY_Q.match(question.text))
         return Answer(question.text, text, False, citations, retrieved=retrieved)
 
@@ -1023,7 +1029,7 @@ class ExtractiveAnswerer:
             # arguments are what it passes, not what is used when nothing is passed.
             and not (lead + best.sentence.text).lstrip().startswith(">>>")
         ):
-            return "the question asks for a default value and the evidence gives none"
+            return _NO_DEFAULT
         setting = _DEFAULT_OF.search(question.text)
         if (
             question.kind == "default"
@@ -1037,6 +1043,8 @@ class ExtractiveAnswerer:
                 f"the question asks for the default of {setting.group(1)} and the evidence "
                 "gives another setting's"
             )
+        if question.kind == "default" and not setting and _another_entry_s(question, best, quoted):
+            return "the question asks for a default and the evidence gives another entry's"
         if question.kind == "version" and not re.search(r"\d", unasked):
             return "the question asks for a version and the evidence gives no number"
         if question.kind == "time" and not _TIME.search(unasked):
@@ -2003,9 +2011,11 @@ def _without(sentence: str, question: str) -> str:
 # to 1024.").
 _ENTRY_AFTER = 2
 # A line that opens another entry of a parameter list: "n_jobs : int", "verbose (`bool`,
-# *optional*)", "- **RAY_SCOPE** (`str`)", "cache_strings: Whether to"; not "Default: 5".
+# *optional*)", "- **RAY_SCOPE** (`str`)", "cache_strings: Whether to", "* **base_url** -
+# *(optional)*"; not "Default: 5".
 _ENTRY_HEAD = re.compile(
-    r"\s*(?:[-*]\s+)?\**`*(?!defaults?\b)(?P<name>[A-Za-z_][\w.]*)`*\**\s*(?:\(|:(?!//))", re.I
+    r"\s*(?:[-*]\s+)?\**`*(?!defaults?\b)(?P<name>[A-Za-z_][\w.]*)`*\**\s*(?:\(|:(?!//)|-\s)",
+    re.I,
 )
 _SAYS_DEFAULT = re.compile(r"\bdefault", re.I)
 # The setting whose default is asked: "the default value of backoff_max", "the default
@@ -2025,6 +2035,77 @@ def _gives_default(sentence: str, question: str) -> bool:
         and _VALUE.search(_without(sentence, question))
         and not sentence.lstrip().startswith(">>>")
     )
+
+
+_NO_DEFAULT = "the question asks for a default value and the evidence gives none"
+# An identifier a question names: "silence_thresh", "`frame_rate`".
+# The line opening a named setting's entry: "silence_thresh - (in dBFS)", "title (str,
+# optional):", "n_jobs : int", "* **max_redirects** - *(optional)*".
+_ENTRY_LINE = r"^[ \t]*(?:[-*][ \t]+)?[*`]*{name}[*`]*[ \t]*(?:\(|:(?!:)|-[ \t]|=)"
+_IDENTIFIER = re.compile(r"`(\w+)`|\b(\w+_\w+)\b")
+
+
+def _named_entry_default(
+    best: ScoredSentence, question: str, document_text: Callable[[str], str]
+) -> ScoredSentence | None:
+    """ "What is the default silence_thresh of pydub's split_on_silence?" under the
+    function's line: the entry of the setting the question names, in the best's section of
+    its source (between function entries), quoted from its line to its default
+    ("silence_thresh - (in dBFS) anything quieter than this will be\n    considered
+    silence. default: -16dBFS"), two lines below the first parameter's default. None when
+    that entry gives no default before the next entry or a blank line."""
+    names = {a or b for a, b in _IDENTIFIER.findall(question)}
+    if not names:
+        return None
+    source = best.sentence.source
+    text = document_text(source)
+    start = max(
+        (m.start() for m in _FUNCTION_ENTRY.finditer(text, 0, best.sentence.start + 1)),
+        default=0,
+    )
+    following = _FUNCTION_ENTRY.search(text, best.sentence.end)
+    end = following.start() if following else len(text)
+    for name in sorted(names):
+        head = re.compile(_ENTRY_LINE.format(name=re.escape(name)), re.M).search(text, start, end)
+        if head is None:
+            continue
+        indent = _indent_at(text, head.start())
+        line_start = head.start()
+        while line_start < end:
+            line_end = text.find("\n", line_start, end)
+            line_end = end if line_end < 0 else line_end
+            line = text[line_start:line_end]
+            if line_start > head.start() and (
+                not line.strip()
+                or (_indent_at(text, line_start) <= indent and _ENTRY_HEAD.match(line))
+            ):
+                break
+            if _gives_default(line, question):
+                span = _span_sentence(best.sentence, text, head.start(), line_end)
+                return replace(best, sentence=span, before=None, after=(), follows="")
+            line_start = line_end + 1
+    return None
+
+
+def _parts(text: str) -> set[str]:
+    """Stems of the words and of the parts of identifiers: "frame_rate" gives "frame", "rate"."""
+    return set(stems(re.sub(r"[_.]", " ", text)))
+
+
+def _another_entry_s(question: Question, best: ScoredSentence, quoted: str) -> bool:
+    """'Defaults to "rule.line".' in the entry 'style (StyleType, optional): Style of
+    Rule.' is the default of style, not of the width "What is the default width of a rich
+    Rule?" asks about: the entry the default stands in names none of the question's key
+    terms beyond the default and its document's title."""
+    before = best.before
+    if _ENTRY_HEAD.match(quoted):
+        entry = quoted
+    elif before is not None and _ENTRY_HEAD.match(before.text):
+        entry = f"{before.text} {quoted}"
+    else:
+        return False
+    asked = _parts(" ".join(question.key_terms)) - _parts(best.title) - {"default"}
+    return bool(asked) and not asked & _parts(entry)
 
 
 def _default_beside(best: ScoredSentence, question: str) -> ScoredSentence:

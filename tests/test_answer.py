@@ -2093,6 +2093,73 @@ def test_a_setting_is_quoted_on_to_its_default_in_its_own_entry(tmp_path, make_a
     refusal(assistant, "What is the default huber_delta in GlowConfig?", "default value")
 
 
+_SPLITTER_DOCS = (
+    "splitter.audio (module)\n\n"
+    "split_on_pauses(track, min_pause_len, pause_thresh, keep_pause, seek_step): Returns "
+    "list of audio tracks from splitting track on pauses\n\n"
+    "track - original splitter.Track() object\n\n"
+    "min_pause_len - (in ms) minimum length of a pause to be used for\n"
+    "    a split. default: 1000ms\n\n"
+    "pause_thresh - (in dBFS) anything quieter than this will be\n"
+    "    considered a pause. default: -16dBFS\n\n"
+    "seek_step - step size for iterating over the track in ms\n\n"
+    "find_pauses(track, min_pause_len, pause_thresh): Returns a list of all pauses.\n\n"
+    "pause_thresh - the upper bound for how quiet is a pause. default: -50dBFS\n"
+)
+_SPLITTER_CLIENT = (
+    "splitter.Client (class)\n\n"
+    "An HTTP client for the splitter service, with connection pooling and redirects.\n\n"
+    "* **max_redirects** - *(optional)* The maximum number of redirect responses\n"
+    "that should be followed.\n"
+    "* **base_url** - *(optional)* A URL to use as the base when building request URLs.\n"
+    "* **trust_env** - *(optional)* Enables or disables usage of environment variables for "
+    "configuration, default: True.\n"
+)
+_SPLITTER_BANNER = (
+    "splitter.Banner (class)\n\n"
+    "A console renderable to draw a banner across the terminal.\n\n"
+    "Args:\n"
+    '    title (str, optional): Text to render in the banner. Defaults to "".\n'
+    '    style (str, optional): Style of Banner. Defaults to "banner.line".\n'
+)
+
+
+def test_the_default_of_a_named_setting_is_quoted_from_its_entry(tmp_path, make_assistant) -> None:
+    """ "What is the default pause_thresh of splitter's split_on_pauses?" under the
+    function's line: the entry of the setting named, within the function's section of its
+    source, quoted from its line to its default, two lines below the first parameter's
+    default and not the next function's. An entry that gives no default before the next
+    entry gives none (the next entry's "default: True" is trust_env's)."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {"splitter.txt": _SPLITTER_DOCS, "client.txt": _SPLITTER_CLIENT},
+    )
+    for setting, value in (("pause_thresh", "-16dBFS"), ("min_pause_len", "1000ms")):
+        answer = answered(
+            assistant, f"What is the default {setting} of splitter's split_on_pauses?"
+        )
+        quote = answer.citations[0].quote
+        assert quote.startswith(setting) and quote.endswith(value), answer.text
+        assert len(answer.citations) == len({(c.start, c.end) for c in answer.citations})
+        spans = sorted((c.start, c.end) for c in answer.citations if c.source == "splitter.txt")
+        assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:])), answer.text
+    refusal(assistant, "What is the default seek_step of splitter's split_on_pauses?", "default")
+    refusal(assistant, "What is the default max_redirects of a splitter Client?", "default")
+
+
+def test_a_default_in_another_setting_s_entry_is_no_answer(tmp_path, make_assistant) -> None:
+    """'Defaults to "banner.line".' in the entry 'style (str, optional): Style of
+    Banner.' is the style's default: "What is the default width of a splitter banner?" is
+    refused, the style's is answered."""
+    assistant = assistant_over_readmes(
+        make_assistant, tmp_path / "docs", {"banner.txt": _SPLITTER_BANNER}
+    )
+    refusal(assistant, "What is the default width of the splitter banner?", "another entry's")
+    style = answered(assistant, "What is the default style of the splitter banner?")
+    assert "banner.line" in style.citations[0].quote, style.text
+
+
 def test_the_default_of_a_named_setting_is_said_of_it(assistant) -> None:
     """ "What is the default value of backoff_max in urllib3's Retry?": "If ``None``
     (default) will retry 3 times" gives the default of `total`; the evidence, its entry's
