@@ -253,7 +253,9 @@ _ALIAS_Q = re.compile(
 _ALIAS = re.compile(
     r"\balso (known as|called|named|termed|referred to as)\b|\ba\.?k\.?a\.?\b"
     r"|\b(otherwise|sometimes|commonly|often|usually|better) (known as|called)\b"
-    r"|\bsynonyms?\b|\bor simply\b",
+    r"|\bsynonyms?\b|\bor simply\b"
+    # A dictionary entry's other names: '(Or "gender bender", "gender blender")'.
+    r"|\(or\s+[\"“]",
     re.I,
 )
 # "When did...", not "which key ... when resizing": a clause with "when" asks for no time.
@@ -561,6 +563,11 @@ class ExtractiveAnswerer:
             ranked, reason = self._versioned_first(question, ranked, terms, document_text, reason)
         if not reason and _RETURN_Q.match(question.text):
             ranked = _returns_first(ranked, question.text, document_text)
+        if reason == _NOT_SPELLED and ranked:
+            spelled = _spelled_in_source(ranked[0], _acronym(question.text), document_text)
+            if spelled is not None:
+                ranked = [spelled, *ranked[1:]]
+                reason = self.refusal_reason(question, ranked, terms)
         if ranked and _asks_default(question) and (not reason or reason == _NO_DEFAULT):
             entry = _named_entry_default(ranked[0], question.text, document_text)
             if entry is not None:
@@ -1053,7 +1060,7 @@ class ExtractiveAnswerer:
             return "the question asks for a date and the evidence gives none"
         acronym = _acronym(question.text)
         if question.kind == "expansion" and not _expands(acronym, best.sentence.text):
-            return "the question asks what the letters stand for and the evidence spells none out"
+            return _NOT_SPELLED
         if question.kind == "eponym" and not _EPONYM.search(best.sentence.text):
             return "the question asks whom or what it is named after and the evidence says not"
         if question.kind == "alias" and not _ALIAS.search(best.sentence.text):
@@ -1864,6 +1871,32 @@ def _acronym(question: str) -> str:
     return found[0] if found else ""
 
 
+_NOT_SPELLED = "the question asks what the letters stand for and the evidence spells none out"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+# Where a document spells its name out: its opening ("<language> Synchronizing Resources.").
+_OPENING_CHARS = 4000
+
+
+def _spelled_in_source(
+    best: ScoredSentence, acronym: str, document_text: Callable[[str], str]
+) -> ScoredSentence | None:
+    """ "What does the name of the SR concurrent programming language stand for?": the
+    entry titled "sr" opens with "<language> Synchronizing Resources.", a line too short to
+    rank among the sentences about concurrency. When the best's title is the acronym, the
+    first sentence of its document's opening (after the title's line) that spells the
+    acronym out leads."""
+    if not acronym or acronym.lower() not in words(best.title):
+        return None
+    text = document_text(best.sentence.source)
+    start = text.find("\n") + 1  # past the title line, which names the acronym
+    for end in [m.start() for m in _SENTENCE_END.finditer(text, start, _OPENING_CHARS)]:
+        if _expands(acronym, text[start:end]):
+            span = _span_sentence(best.sentence, text, start, end)
+            return replace(best, sentence=span, before=None, after=(), follows="")
+        start = end
+    return None
+
+
 def _expands(acronym: str, text: str) -> bool:
     """Whether the sentence spells the acronym out: consecutive words, each giving the
     acronym's next letters (see `given`), most of them by their initial, linking
@@ -1935,7 +1968,12 @@ def _key_terms(text: str) -> tuple[str, ...]:
 
 
 _DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
-_FRAMING_PHRASE = re.compile(r"\bthe term\b(?=\s+[\"“'‘`]?\w)|\bfor a living\b", re.I)
+_FRAMING_PHRASE = re.compile(
+    r"\bthe term\b(?=\s+[\"“'‘`]?\w)|\bfor a living\b"
+    # "Which database is given as an example of one that uses data striping?"
+    r"|\b(?:given|named|cited|listed|mentioned) as an? examples? of\b",
+    re.I,
+)
 _DEFINITE = re.compile(r"\bthe [a-z]+\b")
 _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)

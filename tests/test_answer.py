@@ -774,6 +774,8 @@ def test_words_framing_a_question_are_no_key_terms() -> None:
     assert Question.parse("What is an acronym?", None).key_terms == ("acronym",)
     assert Question.parse("Who came up with the word 'meme'?", None).key_terms == ("word", "meme")
     assert "since" not in Question.parse("Since which release is it stable?", None).key_terms
+    example = Question.parse("Which database is given as an example of one using striping?", None)
+    assert example.key_terms == ("database", "one", "using", "striping")
 
 
 def test_a_name_inside_an_identifier_is_mentioned(tmp_path, make_assistant) -> None:
@@ -1030,6 +1032,32 @@ def test_another_name_is_answered_by_an_alias_not_a_proper_name(tmp_path, make_a
     refusal(assistant, "What is another name for the Hann window?", "another name")
 
 
+def test_a_dictionary_entry_s_other_names_are_aliases(tmp_path, make_assistant) -> None:
+    """'A cable connector shell (Or "gender bender", "gender blender")': a dictionary
+    entry gives its other names in parentheses after "Or"; the entry that gives none
+    still answers no alias question."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "sex changer.txt": (
+                "sex changer (FOLDOC entry)\n\n"
+                '<hardware> (Or "gender bender", "gender blender", "sex changer") A cable '
+                "connector shell with either two male or two female connectors on it, used "
+                "to join two cables with the same connector.\n"
+            ),
+            "null modem.txt": (
+                "null modem (FOLDOC entry)\n\n"
+                "<hardware> A cable connector which swaps the transmit and receive lines, "
+                "used to join two computers without a modem.\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "What are other names for a 'sex changer' cable connector?")
+    assert "gender bender" in answer.citations[0].quote, answer.text
+    refusal(assistant, "What is another name for a null modem cable connector?", "another name")
+
+
 def test_how_much_needs_an_amount_of_what_it_measures(tmp_path, make_assistant) -> None:
     """ "How much RAM did the first Power Macintosh ship with?" is not answered by "the
     first Mac to be based on a 64-bit architecture": a number, but none of RAM. The
@@ -1080,6 +1108,36 @@ def test_a_model_number_the_source_never_gives_is_not_answered_from_it(
     refusal(assistant, "What was the clock speed of the IBM System/36 processor?", "System/36")
     answer = answered(assistant, "What was the clock speed of the Power Mac G5 processor?")
     assert "1.6 GHz" in answer.text
+
+
+def test_an_acronym_s_entry_spells_it_out_in_its_opening(tmp_path, make_assistant) -> None:
+    """ "What does the name of the SR language stand for?": the entry titled "sr" opens
+    with "<language> Synchronizing Resources.", too short a line to rank among the
+    sentences about concurrency; it answers. The title's line spells nothing out ("sr
+    entry"), and an entry that spells its acronym nowhere still answers nothing."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "sr.txt": (
+                "sr (FOLDOC entry)\n\n"
+                "<language> Synchronizing Resources.\n\n"
+                "A language for concurrent programming.\n\n"
+                '"Resources" encapsulate processes and the variables they share. '
+                '"Operations" provide the primary mechanism for process interaction.\n\n'
+                '["The SR Programming Language: Concurrency in Practice", G.R. Andrews, '
+                "Benjamin/Cummings 1993].\n"
+            ),
+            "qp.txt": (
+                "qp (FOLDOC entry)\n\n"
+                "<language> A language for concurrent programming with queues.\n\n"
+                '["The QP Programming Language: Concurrency in Practice", J. Smith, 1991].\n'
+            ),
+        },
+    )
+    answer = answered(assistant, "What does the name of the SR programming language stand for?")
+    assert answer.citations[0].quote == "<language> Synchronizing Resources.", answer.text
+    refusal(assistant, "What does the name of the QP programming language stand for?", "letters")
 
 
 def test_an_acronym_is_spelled_out_by_the_initials_of_consecutive_words() -> None:
