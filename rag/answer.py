@@ -205,6 +205,7 @@ _MADE_BY = re.compile(
 _DOCUMENT_KINDS = frozenset(["faq", "faqs", "readme", "changelog", "howto", "docs", "docstring"])
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*")
 _WHO_IS_NAME = re.compile(r"\b(?i:who) (?i:is|was|are|were) (?:[A-Z][\w.’'-]*\s*)+\??$")
+_NAMING_WORDS = frozenset(["called", "named", "termed", "dubbed", "nicknamed", "known"])
 _DEMONYM = re.compile(r"^[A-Z][a-z]+(ese|ian|ean|ish|can)$")
 NAME_WINDOW = 2  # content words between the asked-about word and the name that answers it
 _TOKEN = re.compile(r"[\w.’'-]*\w")
@@ -391,6 +392,7 @@ _SAME_SOURCE_KINDS = frozenset(
     [*_SPELLED_KINDS, "count", "date", "default", "exception", "license", "version"]
 )
 _YEAR_OR_DECADE = re.compile(_YEAR_OR_DECADE_TEXT)
+_YEAR_Q = re.compile(r"\b(?:what|which) year\b", re.I)
 # "Who is the Allman indent style named after?" asks whose name it carries: "named after
 # Eric Allman", not "It resembles normal indent style in Pascal and ALGOL".
 _EPONYM_Q = re.compile(r"\bnamed (after|for)\b|\bin hono(u)?r of\b")
@@ -1058,6 +1060,9 @@ class ExtractiveAnswerer:
             return "the question asks when and the evidence gives no time"
         if question.kind == "date" and not _DATE.search(unasked):
             return "the question asks for a date and the evidence gives none"
+        if _YEAR_Q.search(question.text) and not _YEAR_OR_DECADE.search(unasked):
+            # "7.5 million transistors" reads as a day and a month, not as a year.
+            return "the question asks for a year and the evidence gives none"
         acronym = _acronym(question.text)
         if question.kind == "expansion" and not _expands(acronym, best.sentence.text):
             return _NOT_SPELLED
@@ -1277,6 +1282,14 @@ class ExtractiveAnswerer:
             m.group() for m in _TOKEN.finditer(sentence) if sentence[m.end() : m.end() + 1] == "("
         }
         question_lower = question.text.lower()
+        # "Korean (where they are called hanja)": what the sentence calls so names what a
+        # question asking what it is called asks for (not any "strategy called dependency
+        # directed backtracking" for "Which search strategy...?").
+        called_so = {
+            i
+            for i in range(1, len(tokens))
+            if tokens[i - 1].lower() in _NAMING_WORDS and _NAME_Q.search(question_lower)
+        }
         name_at = [
             i
             for i, t in enumerate(tokens)
@@ -1292,6 +1305,7 @@ class ExtractiveAnswerer:
                 # "hybi-13", "krb5-user": letters with digits name a thing in any case.
                 or (any(c.isdigit() for c in t) and any(c.isalpha() for c in t))
                 or t.strip("'’") in quoted
+                or i in called_so
                 or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], phrase)
             )
             and not _given(t, asked, asked_stems, question_lower)
@@ -1327,7 +1341,13 @@ class ExtractiveAnswerer:
             )
 
         anchor_at = [i for i, t in enumerate(plain) if is_anchor(t)]
-        return any(abs(i - j) <= NAME_WINDOW for i in name_at for j in anchor_at)
+        if any(abs(i - j) <= NAME_WINDOW for i in name_at for j in anchor_at):
+            return True
+        # For "What are Han characters called in Korean?", what a sentence calls so beside
+        # any word the question gives: "and Korean (where they are called hanja)".
+        key_stems = {_stem(w) for w in question.key_terms}
+        given_at = [j for j, t in enumerate(plain) if _stem(t) in key_stems]
+        return any(abs(i - j) <= NAME_WINDOW for i in name_at if i in called_so for j in given_at)
 
     def choose(
         self,
@@ -1971,7 +1991,9 @@ _DOTTED_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w]|\.\d)")
 _FRAMING_PHRASE = re.compile(
     r"\bthe term\b(?=\s+[\"“'‘`]?\w)|\bfor a living\b"
     # "Which database is given as an example of one that uses data striping?"
-    r"|\b(?:given|named|cited|listed|mentioned) as an? examples? of\b",
+    r"|\b(?:given|named|cited|listed|mentioned) as an? examples? of\b"
+    # "Who created COMAL, and in what year?" asks for a year: "in 1973" need not say "year".
+    r"|\b(?:what|which) (?:year|month|decade|century)\b",
     re.I,
 )
 _DEFINITE = re.compile(r"\bthe [a-z]+\b")
@@ -2087,41 +2109,56 @@ def _named_entry_default(
     best: ScoredSentence, question: str, document_text: Callable[[str], str]
 ) -> ScoredSentence | None:
     """ "What is the default silence_thresh of pydub's split_on_silence?" under the
-    function's line: the entry of the setting the question names, in the best's section of
-    its source (between function entries), quoted from its line to its default
-    ("silence_thresh - (in dBFS) anything quieter than this will be\n    considered
-    silence. default: -16dBFS"), two lines below the first parameter's default. None when
-    that entry gives no default before the next entry or a blank line."""
+    function's line: the entry of the setting the question names, in the section of the
+    best's source (between function entries) of the function the question names, else of
+    the best, quoted from its line to its default ("silence_thresh - (in dBFS) anything
+    quieter than this will be\n    considered silence. default: -16dBFS"), two lines below
+    the first parameter's default and not another function's. None when that entry gives
+    no default before the next entry or a blank line."""
     names = {a or b for a, b in _IDENTIFIER.findall(question)}
     if not names:
         return None
-    source = best.sentence.source
-    text = document_text(source)
-    start = max(
-        (m.start() for m in _FUNCTION_ENTRY.finditer(text, 0, best.sentence.start + 1)),
-        default=0,
-    )
-    following = _FUNCTION_ENTRY.search(text, best.sentence.end)
-    end = following.start() if following else len(text)
+    text = document_text(best.sentence.source)
+    entries = list(_FUNCTION_ENTRY.finditer(text))
+    asked = [m for m in entries if m.group("name").split(".")[-1] in names]
+    opening = asked[0] if asked else None
+    if opening is None:
+        opening = max(
+            (m for m in entries if m.start() <= best.sentence.start),
+            key=lambda m: m.start(),
+            default=None,
+        )
+    start = opening.start() if opening else 0
+    end = min((m.start() for m in entries if m.start() > start), default=len(text))
     for name in sorted(names):
-        head = re.compile(_ENTRY_LINE.format(name=re.escape(name)), re.M).search(text, start, end)
-        if head is None:
-            continue
-        indent = _indent_at(text, head.start())
-        line_start = head.start()
-        while line_start < end:
-            line_end = text.find("\n", line_start, end)
-            line_end = end if line_end < 0 else line_end
-            line = text[line_start:line_end]
-            if line_start > head.start() and (
-                not line.strip()
-                or (_indent_at(text, line_start) <= indent and _ENTRY_HEAD.match(line))
-            ):
-                break
-            if _gives_default(line, question):
-                span = _span_sentence(best.sentence, text, head.start(), line_end)
-                return replace(best, sentence=span, before=None, after=(), follows="")
-            line_start = line_end + 1
+        span = _entry_default_span(text, name, start, end, question)
+        if span is not None:
+            quoted = _span_sentence(best.sentence, text, *span)
+            return replace(best, sentence=quoted, before=None, after=(), follows="")
+    return None
+
+
+def _entry_default_span(
+    text: str, name: str, start: int, end: int, question: str
+) -> tuple[int, int] | None:
+    """From the line opening the entry of `name` within text[start:end] to the end of its
+    line giving a default, if one does before the next entry or a blank line."""
+    head = re.compile(_ENTRY_LINE.format(name=re.escape(name)), re.M).search(text, start, end)
+    if head is None:
+        return None
+    indent = _indent_at(text, head.start())
+    line_start = head.start()
+    while line_start < end:
+        line_end = text.find("\n", line_start, end)
+        line_end = end if line_end < 0 else line_end
+        line = text[line_start:line_end]
+        if line_start > head.start() and (
+            not line.strip() or (_indent_at(text, line_start) <= indent and _ENTRY_HEAD.match(line))
+        ):
+            return None
+        if _gives_default(line, question):
+            return head.start(), line_end
+        line_start = line_end + 1
     return None
 
 

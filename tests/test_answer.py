@@ -1032,6 +1032,37 @@ def test_another_name_is_answered_by_an_alias_not_a_proper_name(tmp_path, make_a
     refusal(assistant, "What is another name for the Hann window?", "another name")
 
 
+def test_what_a_sentence_calls_so_is_a_name(tmp_path, make_assistant) -> None:
+    """ "What are Han characters called in Korean?": "and Korean (where they are called
+    hanja)" names them, in lower case and far from "characters"; a sentence calling
+    nothing so names none."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "unified han.txt": (
+                "unified han (FOLDOC entry)\n\n"
+                "<character> (From the Han dynasty.) One of the set of glyphs common to "
+                'Chinese (where they are called "hanzi"), Japanese (where they are called '
+                "kanji), and Korean (where they are called hanja).\n\n"
+                'Han characters are generally described as "ideographic", i.e., '
+                "picture-writing.\n\n"
+                "Modern Korean, Chinese and Japanese fonts may represent a given Han "
+                "character as somewhat different glyphs. In Unicode these differences were "
+                "folded, to conserve code positions.\n"
+            ),
+            "hangul.txt": (
+                "hangul (FOLDOC entry)\n\n"
+                "<character> The alphabet of Korean, with letters grouped into square "
+                "syllable blocks of two to four letters each.\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "What are Han characters called in Korean?")
+    assert "hanja" in answer.citations[0].quote, answer.text
+    refusal(assistant, "What are Hangul syllable blocks called in Korean?", "names none")
+
+
 def test_a_dictionary_entry_s_other_names_are_aliases(tmp_path, make_assistant) -> None:
     """'A cable connector shell (Or "gender bender", "gender blender")': a dictionary
     entry gives its other names in parentheses after "Or"; the entry that gives none
@@ -1546,6 +1577,35 @@ def test_a_year_may_come_from_a_sentence_saying_less(tmp_path, make_assistant) -
         "nickname?",
     )
     assert "1976" in answer.citations[0].quote, answer.text
+
+
+def test_in_what_year_asks_for_a_year(tmp_path, make_assistant) -> None:
+    """ "Who created COMAL, and in what year?" asks for a year: "in 1973" answers without
+    the word "year", and "7.5 million transistors" is no year (though "7.5" reads as a day
+    and a month)."""
+    from rag.answer import Question
+
+    assert "year" not in Question.parse("Who created COMAL, and in what year?", None).key_terms
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "comal.txt": (
+                "comal (FOLDOC entry)\n\n"
+                "<language> (COMAL) A programming language for beginners created by Borge "
+                "Christensen in 1973 and popular in Europe.\n"
+            ),
+            "pentium ii.txt": (
+                "pentium ii (FOLDOC entry)\n\n"
+                "<processor> Intel's successor to the Pentium Pro. Intel released the Pentium "
+                "II processor with about 7.5 million transistors, packaged on a daughterboard "
+                "that plugs into a card-edge processor slot.\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "Who created the COMAL programming language, and in what year?")
+    assert "1973" in answer.citations[0].quote, answer.text
+    refusal(assistant, "In what year did Intel release the Pentium II processor?", "year")
 
 
 def test_a_price_is_a_sum_of_money_for_the_model_asked(tmp_path, make_assistant) -> None:
@@ -2184,14 +2244,26 @@ _SPLITTER_BANNER = (
 
 def test_the_default_of_a_named_setting_is_quoted_from_its_entry(tmp_path, make_assistant) -> None:
     """ "What is the default pause_thresh of splitter's split_on_pauses?" under the
-    function's line: the entry of the setting named, within the function's section of its
-    source, quoted from its line to its default, two lines below the first parameter's
-    default and not the next function's. An entry that gives no default before the next
-    entry gives none (the next entry's "default: True" is trust_env's)."""
+    function's line: the entry of the setting named, within the section of its source of
+    the function the question names, quoted from its line to its default, two lines below
+    the first parameter's default and not the next function's. An entry that gives no
+    default before the next entry gives none (the next entry's "default: True" is
+    trust_env's)."""
+    quantizers = "quantizer.weight_only (module)\n\n" + "".join(
+        f"{name}(data, num_bits, group_size): Quantize tensor per group{how}.\n\n"
+        "Args:\n"
+        "    data (array): tensor to quantize\n"
+        f"    group_size (int, optional): how many elements share one scale. Defaults to {n}.\n\n"
+        for name, how, n in (
+            ("quant_tensor", "", 4),
+            ("quant_tensor_k_cpu", " based on k quant", 32),
+            ("quant_tensor_k_cuda", " based on k quant", 4),
+        )
+    )
     assistant = assistant_over_readmes(
         make_assistant,
         tmp_path / "docs",
-        {"splitter.txt": _SPLITTER_DOCS, "client.txt": _SPLITTER_CLIENT},
+        {"splitter.txt": _SPLITTER_DOCS, "client.txt": _SPLITTER_CLIENT, "q.txt": quantizers},
     )
     for setting, value in (("pause_thresh", "-16dBFS"), ("min_pause_len", "1000ms")):
         answer = answered(
@@ -2203,6 +2275,16 @@ def test_the_default_of_a_named_setting_is_quoted_from_its_entry(tmp_path, make_
         spans = sorted((c.start, c.end) for c in answer.citations if c.source == "splitter.txt")
         assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:])), answer.text
     refusal(assistant, "What is the default seek_step of splitter's split_on_pauses?", "default")
+    # find_pauses gives its own pause_thresh default: the function named is the section.
+    answer = answered(assistant, "What is the default pause_thresh of splitter's find_pauses?")
+    assert answer.citations[0].quote.endswith("-50dBFS"), answer.text
+    # The same entry line under three functions: the one the question names gives it.
+    answer = answered(
+        assistant,
+        "What is the default group_size for quant_tensor_k_cpu in quantizer's weight-only "
+        "quantization?",
+    )
+    assert answer.citations[0].quote.endswith("Defaults to 32."), answer.text
     refusal(assistant, "What is the default max_redirects of a splitter Client?", "default")
 
 
