@@ -218,6 +218,15 @@ _COUNT_Q = re.compile(
     # "What is the maximum number of devices on a chain?"
     r"|\bwhat(?:'s| is| was| are| were)? the (?:[a-z]+ )?number of\b"
 )
+# "What is the maximum number of devices on a JTAG chain?" asks for a limit, which the
+# evidence states: "up to 10K gates", "at most 3", "max_iter : int, default=100". (Not a
+# minimum: "Rich requires Python 3.8 or later" answers for the minimum version.)
+_NO_MAXIMUM = "the question asks for a maximum and the evidence states none"
+_MAXIMUM_Q = re.compile(r"\b(?:maximum|max)\b", re.I)
+_MAXIMUM = re.compile(
+    r"\bmax|\bup to\b|\bat most\b|\bno more than\b|\blimit|\blargest\b|\bupper\b|\bexceed",
+    re.I,
+)
 # "How much did an IBM 704 cost?", "How much does it cost to use Fable 5?": a sum of
 # money answers, not "released free to the Internet on 13 October 1994".
 _PRICE_Q = re.compile(
@@ -247,7 +256,7 @@ _NAME_Q = re.compile(r"(?<!same )\bname[ds]?\b|\bcalled\b|\btitled\b")
 # ("also known as a sinc window"): the evidence must give one as an alias.
 _ALIAS_Q = re.compile(
     # Not "the exclamation mark, also called 'shriek'": the question gives the other name.
-    r"\b(another|other|alternative|alternate|different) names?\b"
+    r"\b(another|other|alternative|alternate|different) (names?|words? for|terms? for)\b"
     r"|\balso (called|known)\b(?!\s+(?:as\s+)?['\"‘“`])"
     r"|\bsynonyms?\b|\bwhat else is\b"
 )
@@ -565,10 +574,14 @@ class ExtractiveAnswerer:
             ranked, reason = self._versioned_first(question, ranked, terms, document_text, reason)
         if not reason and _RETURN_Q.match(question.text):
             ranked = _returns_first(ranked, question.text, document_text)
-        if reason == _NOT_SPELLED and ranked:
-            spelled = _spelled_in_source(ranked[0], _acronym(question.text), document_text)
-            if spelled is not None:
-                ranked = [spelled, *ranked[1:]]
+        if reason in (_NOT_SPELLED, _NO_ALIAS) and ranked:
+            said = (
+                _spelled_in_source(ranked[0], _acronym(question.text), document_text)
+                if reason == _NOT_SPELLED
+                else _said_in_source(ranked[0], question.text, document_text)
+            )
+            if said is not None:
+                ranked = [said, *ranked[1:]]
                 reason = self.refusal_reason(question, ranked, terms)
         if ranked and _asks_default(question) and (not reason or reason == _NO_DEFAULT):
             entry = _named_entry_default(ranked[0], question.text, document_text)
@@ -582,8 +595,8 @@ class ExtractiveAnswerer:
         named: dict[tuple[str, str], str] = {}
         if not reason:
             reason = self.unnamed(question, ranked[0], terms, document_text, titled, named)
-            if reason and titled:
-                ranked, reason = self._about_titled(
+            if reason:
+                ranked, reason = self._from_naming_source(
                     question, ranked, terms, document_text, titled, reason, named
                 )
         if reason:
@@ -604,7 +617,7 @@ class ExtractiveAnswerer:
         text, citations = self.compose(chosen, document_text, _WHY_Q.match(question.text))
         return Answer(question.text, text, False, citations, retrieved=retrieved)
 
-    def _about_titled(
+    def _from_naming_source(
         self,
         question: Question,
         ranked: list[ScoredSentence],
@@ -614,15 +627,23 @@ class ExtractiveAnswerer:
         reason: str,
         named: dict[tuple[str, str], str] | None = None,
     ) -> tuple[list[ScoredSentence], str]:
-        """When the best sentence's source never names the package the question does
-        ("required by frobkit", answered from zorbpy's page), the best within MARGIN from
-        one that does, if it answers by the same standard; else the reason to refuse.
+        """When the best sentence's source never names the package or thing the question
+        does ("required by frobkit", answered from zorbpy's page; "the PowerPC Alliance" on
+        the PowerPC Reference Platform's), the best within MARGIN from one that does, if it
+        answers by the same standard; else the reason to refuse.
         Unless the kind asks for a value it must give (a version, a default), it must also
         cover as much of the question: "Python has no standard mechanism..." from the
-        overrides package's page is no answer to what license it is released under."""
+        overrides package's page is no answer to what license it is released under.
+        From a document whose title names all the question does, within twice the margin:
+        "superpipelined (14 stages)" in the Pentium Pro's entry, under a sentence on
+        pipelines in general from an entry never naming it."""
+        names = self.names(question, terms)
         for i, item in enumerate(ranked[1:], start=1):
-            if item.score < ranked[0].score - MARGIN:
+            if item.score < ranked[0].score - 2 * MARGIN:
                 break
+            titled_item = bool(names) and names <= set(stems(item.title))
+            if item.score < ranked[0].score - MARGIN and not titled_item:
+                continue
             if (
                 (item.coverage >= ranked[0].coverage or question.kind in _VALUE_KINDS)
                 and not self.refusal_reason(question, ranked[i:], terms)
@@ -805,6 +826,13 @@ class ExtractiveAnswerer:
         if ranked and _WHO_MADE_Q.match(question.text):
             ranked = self._maker_first(question, ranked, terms)
         reason = self.refusal_reason(question, ranked, terms)
+        if reason == _NO_MAXIMUM:
+            # "up to a maximum dimension of 21201" just under an example's "dimension=5".
+            for i in range(1, len(ranked)):
+                if ranked[i].score < ranked[0].score - MARGIN:
+                    break
+                if not self.refusal_reason(question, ranked[i:], terms):
+                    return [ranked[i], *ranked[:i], *ranked[i + 1 :]], ""
         if not reason and _MEANS_Q.match(question.text) and question.kind == "other":
             means = _means_after(ranked)
             if means is not None:
@@ -1024,6 +1052,9 @@ class ExtractiveAnswerer:
             and not quoted.lstrip().startswith(">>>")
         ):
             return "the question asks for a number and the evidence gives none beside it"
+        if _MAXIMUM_Q.search(question.text) and not _MAXIMUM.search(quoted):
+            # "one device's test data out pin" is no maximum number of devices.
+            return _NO_MAXIMUM
         if question.kind == "license" and not _LICENSE.search(unasked):
             return "the question asks for a license and the evidence names none"
         if question.kind == "price" and not _PRICE.search(unasked):
@@ -1069,7 +1100,7 @@ class ExtractiveAnswerer:
         if question.kind == "eponym" and not _EPONYM.search(best.sentence.text):
             return "the question asks whom or what it is named after and the evidence says not"
         if question.kind == "alias" and not _ALIAS.search(best.sentence.text):
-            return "the question asks for another name and the evidence gives none"
+            return _NO_ALIAS
         if question.kind == "said" and not (
             _SPEECH.search(best.sentence.text) or _reports_asked(question.text, best.sentence.text)
         ):
@@ -1309,6 +1340,8 @@ class ExtractiveAnswerer:
                 or _coined(t, tokens[i - 1 : i] + tokens[i + 1 : i + 2], phrase)
             )
             and not _given(t, asked, asked_stems, question_lower)
+            # '(Or "four colour theorem")': a function word is none, capitalised or not.
+            and not (t.istitle() and t.lower() in stopwords())
             and not _DEMONYM.search(t)
             and not (terms is not None and _is_common(t, terms))
             # "SECDEC" after "Single Error Correction, Double Error Detection" names
@@ -1892,6 +1925,7 @@ def _acronym(question: str) -> str:
 
 
 _NOT_SPELLED = "the question asks what the letters stand for and the evidence spells none out"
+_NO_ALIAS = "the question asks for another name and the evidence gives none"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 # Where a document spells its name out: its opening ("<language> Synchronizing Resources.").
 _OPENING_CHARS = 4000
@@ -1904,17 +1938,55 @@ def _spelled_in_source(
     entry titled "sr" opens with "<language> Synchronizing Resources.", a line too short to
     rank among the sentences about concurrency. When the best's title is the acronym, the
     first sentence of its document's opening (after the title's line) that spells the
-    acronym out leads."""
-    if not acronym or acronym.lower() not in words(best.title):
+    acronym out leads; when the title spells it out ("field programmable gate array" for
+    FPGA), its title does, in a source that gives the acronym."""
+    if not acronym:
         return None
     text = document_text(best.sentence.source)
-    start = text.find("\n") + 1  # past the title line, which names the acronym
-    for end in [m.start() for m in _SENTENCE_END.finditer(text, start, _OPENING_CHARS)]:
-        if _expands(acronym, text[start:end]):
-            span = _span_sentence(best.sentence, text, start, end)
-            return replace(best, sentence=span, before=None, after=(), follows="")
+    title_end = text.find("\n")
+    title_end = len(text) if title_end < 0 else title_end
+    named = re.sub(r"\s*\([^)]*\)\s*$", "", text[:title_end])  # "x (FOLDOC entry)" -> "x"
+    if acronym.lower() not in words(best.title):
+        if acronym.lower() in words(named) or not _expands(acronym, named):
+            return None
+        if not re.search(rf"\b{re.escape(acronym)}\b", text):
+            return None
+        return _quoting(best, text, 0, len(named))
+    return _first_sentence(best, text, title_end + 1, lambda t: _expands(acronym, t))
+
+
+def _said_in_source(
+    best: ScoredSentence, question: str, document_text: Callable[[str], str]
+) -> ScoredSentence | None:
+    """ "What's another word for a display hack?": the entry titled "display hack" ends
+    with "Synonym psychedelicware.", far below the sentences about display hacks. When the
+    question names the best's subject, the first sentence of its source giving another
+    name leads."""
+    subject = set(stems(re.sub(r"\([^)]*\)", " ", subject_of(best.title))))
+    if not subject or not subject <= set(stems(question)):
+        return None
+    text = document_text(best.sentence.source)
+    start = text.find("\n") + 1
+    return _first_sentence(best, text, start, lambda t: bool(_ALIAS.search(t)))
+
+
+def _first_sentence(
+    best: ScoredSentence, text: str, start: int, wanted: Callable[[str], bool]
+) -> ScoredSentence | None:
+    """The first sentence from `start` in the opening of text that is `wanted`, quoted as
+    the best's."""
+    ends = [m.start() for m in _SENTENCE_END.finditer(text, start, _OPENING_CHARS)]
+    for end in [*ends, min(len(text), _OPENING_CHARS)]:
+        if text[start:end].strip() and wanted(text[start:end]):
+            return _quoting(best, text, start, end)
         start = end
     return None
+
+
+def _quoting(best: ScoredSentence, text: str, start: int, end: int) -> ScoredSentence:
+    span = _span_sentence(best.sentence, text, start, end)
+    span = replace(span, end=span.start + len(span.text.rstrip()), text=span.text.rstrip())
+    return replace(best, sentence=span, before=None, after=(), follows="")
 
 
 def _expands(acronym: str, text: str) -> bool:
@@ -1924,7 +1996,12 @@ def _expands(acronym: str, text: str) -> bool:
     "Single Error Correction, Double Error Detection"). Acronyms themselves (MVS/SP) spell
     nothing out."""
     letters = "".join(c.lower() for c in acronym if c.isalpha())
-    found = [t for t in re.findall(r"[A-Za-z][\w'’]*|&", text) if not (len(t) > 1 and t.isupper())]
+    found = [
+        t
+        for t in re.findall(r"[A-Za-z][\w'’]*|&", text)
+        # Acronyms themselves spell nothing out, nor does their plural ("FPGAs").
+        if not (len(t) > 1 and (t.isupper() or t.lower() in (letters, f"{letters}s")))
+    ]
     tokens = [t.lower() for t in found]
     if len(letters) < 2:
         return False
@@ -1992,6 +2069,8 @@ _FRAMING_PHRASE = re.compile(
     r"\bthe term\b(?=\s+[\"“'‘`]?\w)|\bfor a living\b"
     # "Which database is given as an example of one that uses data striping?"
     r"|\b(?:given|named|cited|listed|mentioned) as an? examples? of\b"
+    # "What's another word for a display hack?": "Synonym psychedelicware." need not say it.
+    r"|\b(?:another|other|alternative|different) (?:words?|terms?) for\b"
     # "Who created COMAL, and in what year?" asks for a year: "in 1973" need not say "year".
     r"|\b(?:what|which) (?:year|month|decade|century)\b",
     re.I,

@@ -1171,6 +1171,49 @@ def test_an_acronym_s_entry_spells_it_out_in_its_opening(tmp_path, make_assistan
     refusal(assistant, "What does the name of the QP programming language stand for?", "letters")
 
 
+def test_an_entry_s_title_or_last_line_may_give_the_name_asked(tmp_path, make_assistant) -> None:
+    """ "What does the abbreviation FPGA stand for?": the entry titled "field-programmable
+    gate array" gives the acronym ("(FPGA) A gate array...") and its title spells it out
+    ("FPGAs have logic capacity" spells nothing). "What's another word for a display
+    hack?": its entry's "Synonym psychedelicware." ranks far below the sentences about
+    display hacks, and answers."""
+    from rag.answer import _expands
+
+    assert not _expands("FPGA", "As of 1994, FPGAs have logic capacity up to 20K gates")
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "fpga.txt": (
+                "field-programmable gate array (FOLDOC entry)\n\n"
+                "<hardware> (FPGA) A gate array where the logic network can be programmed "
+                "into the device after its manufacture. An FPGA consists of an array of "
+                "logic elements and programmable interconnect wiring. As of 1994, FPGAs "
+                "have logic capacity up to 20K gates.\n"
+            ),
+            "display hack.txt": (
+                "display hack (FOLDOC entry)\n\n"
+                "<graphics> A program with the same approximate purpose as a kaleidoscope: "
+                "to make pretty pictures. Famous display hacks include munching squares and "
+                "smoking clover. Display hacks can also be implemented without programming "
+                "by creating text files of escape sequences for a video terminal. The hack "
+                "value of a display hack is the aesthetic value of the images times the "
+                "cleverness of the algorithm. Synonym psychedelicware.\n"
+            ),
+            "hack.txt": (
+                "hack (FOLDOC entry)\n\n"
+                "<jargon> Originally, a quick job that produces what is needed, but not well. "
+                "Also, an incredibly good, and perhaps very time-consuming, piece of work.\n"
+            ),
+        },
+    )
+    fpga = answered(assistant, "What does the abbreviation FPGA stand for?")
+    assert fpga.citations[0].quote == "field-programmable gate array", fpga.text
+    synonym = answered(assistant, "What's another word for a display hack?")
+    assert synonym.citations[0].quote == "Synonym psychedelicware.", synonym.text
+    refusal(assistant, "What's another word for a hack?", "another name")
+
+
 def test_an_acronym_is_spelled_out_by_the_initials_of_consecutive_words() -> None:
     from rag.answer import _expands
 
@@ -1400,6 +1443,12 @@ _NAME_CASES = [
         None,
         "The PYTEST_TIMEOUT variable is read at start.",
     ),
+    # A function word is no name, capitalised: '(Or "four colour theorem")'.
+    (
+        "Who proved the four colour theorem?",
+        "The proof of the theorem, due to Appel and Haken, used a computer.",
+        '<mathematics> (Or "four colour theorem") The theorem stating that four colours do.',
+    ),
 ]
 
 
@@ -1577,6 +1626,121 @@ def test_a_year_may_come_from_a_sentence_saying_less(tmp_path, make_assistant) -
         "nickname?",
     )
     assert "1976" in answer.citations[0].quote, answer.text
+
+
+def test_a_maximum_is_a_limit_the_evidence_states(tmp_path, make_assistant) -> None:
+    """ "What is the maximum number of devices on a JTAG chain?": "one device's test data
+    out pin" is a number beside devices but states no limit; "up to 16 devices" does."""
+    chain = (
+        "jtag (FOLDOC entry)\n\n"
+        "<hardware> A standard interface for testing circuit boards. The data line daisy "
+        "chains one device's test data out pin to the test data in pin on the next device "
+        "of the JTAG chain.\n"
+    )
+    answer = answered_once_said(
+        make_assistant,
+        tmp_path / "docs",
+        {"jtag.txt": chain},
+        "What is the maximum number of devices that can be daisy-chained on a JTAG chain?",
+        "jtag.txt",
+        chain.replace("of the JTAG chain.", "of the JTAG chain, up to 16 devices in all."),
+    )
+    assert "16" in answer.citations[0].quote, answer.text
+
+
+def test_a_close_sentence_from_a_source_naming_what_is_asked_leads(
+    tmp_path, make_assistant
+) -> None:
+    """ "Which companies were behind the PowerPC Alliance...?": the best sentence, on the
+    PowerPC Reference Platform, comes from an entry that never names the Alliance; the
+    sentence just under it, from the entry that does, answers (no retrieved title names the
+    Alliance, so it is a name the question gives, not a title)."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "ppc platform.txt": (
+                "powerpc platform (FOLDOC entry)\n\n"
+                "<architecture, standard> (PPCP, PReP - PowerPC Reference Platform) An open "
+                "system standard, designed by IBM, Apple and Motorola, intended to ensure "
+                "compatibility among PowerPC-based systems built by different companies.\n"
+            ),
+            "powerpc.txt": (
+                "powerpc (FOLDOC entry)\n\n"
+                "<processor, standard> (PPC) A RISC microprocessor designed to meet a "
+                "standard which was jointly designed by Motorola, IBM, and Apple Computer "
+                "(the PowerPC Alliance). The PowerPC standard specifies a common instruction "
+                "set architecture, allowing anyone to design and fabricate PowerPC "
+                "processors.\n"
+            ),
+        },
+    )
+    answer = answered(
+        assistant,
+        "Which companies were behind the PowerPC Alliance that designed the PowerPC standard?",
+    )
+    assert "PowerPC Alliance" in answer.citations[0].quote, answer.text
+
+
+def test_a_stated_maximum_leads_over_an_example_s_value(tmp_path, make_assistant) -> None:
+    """ "What is the maximum dimension supported by torch's SobolEngine?": the example
+    ">>> soboleng = torch.quasirandom.SobolEngine(dimension=5)" scores best and states no
+    limit; "up to a maximum dimension of 21201" just under it answers."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "sobol.txt": (
+                "torch.quasirandom.SobolEngine (class)\n\n"
+                "The SobolEngine is an engine for generating (scrambled) Sobol sequences.\n\n"
+                "This implementation of the SobolEngine is capable of sampling "
+                "sequences up to a maximum dimension of 21201.\n\n"
+                "Examples::\n\n"
+                "    >>> soboleng = torch.quasirandom.SobolEngine(dimension=5)\n"
+                "    >>> soboleng.draw(3)\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "What is the maximum dimension supported by torch's SobolEngine?")
+    assert "21201" in answer.citations[0].quote, answer.text
+
+
+_PIPELINE = (
+    "pipeline (FOLDOC entry)\n\n"
+    '<architecture> A sequence of functional units ("stages") which performs a task in '
+    "several steps, like an assembly line. One stage's output buffer is the next stage's "
+    "input buffer, so all the stages work in parallel.\n\n"
+    "A synchronous pipeline has a master clock and each stage must complete its work within "
+    "one cycle. The minimum clock period is thus determined by the slowest stage.\n\n"
+    "Many CPUs are arranged as one or more pipelines, with different stages performing "
+    "tasks such as fetch instruction, decode instruction, fetch arguments, arithmetic "
+    "operations, store results.\n"
+)
+_PENTIUM_PRO = (
+    "pentium pro (FOLDOC entry)\n\n"
+    '<processor> (Known as "P6" during development) Intel\'s successor to the Pentium '
+    "processor, generally available 1995-11-01. The P6 has an internal RISC architecture "
+    "with a CISC-RISC translator and out-of-order execution. It also features branch "
+    "prediction and register renaming, and is superpipelined (14 stages).\n\n"
+    "The P6 is made as a two-chip assembly: the first chip is the CPU and the other a "
+    "second-level cache. The first version has a clock rate of 133 MHz.\n"
+)
+
+
+def test_a_sentence_from_the_entry_titled_what_is_asked_may_score_lower(
+    tmp_path, make_assistant
+) -> None:
+    """ "How many pipeline stages does the Pentium Pro have?": the pipeline entry's
+    sentences on stages score highest but never name the Pentium Pro; "superpipelined (14
+    stages)" in the entry titled "pentium pro" answers from further below the best than
+    another source's sentence could."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {"pipeline.txt": _PIPELINE, "pentium pro.txt": _PENTIUM_PRO},
+    )
+    answer = answered(assistant, "How many pipeline stages does the Pentium Pro have?")
+    assert "14 stages" in answer.citations[0].quote, answer.text
 
 
 def test_in_what_year_asks_for_a_year(tmp_path, make_assistant) -> None:
