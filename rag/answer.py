@@ -573,7 +573,20 @@ class ExtractiveAnswerer:
         if reason and question.kind == "version":
             ranked, reason = self._versioned_first(question, ranked, terms, document_text, reason)
         if not reason and _RETURN_Q.match(question.text):
-            ranked = _returns_first(ranked, question.text, document_text)
+            ranked = _section_first(ranked, question.text, document_text, _RETURNS_SECTION)
+        if question.kind == "exception" and ranked:
+            # "What error can EnvSettingsSource.prepare_field_value raise?": its entry's
+            # Raises section, wherever the best is.
+            raised = _section_first(
+                ranked, question.text, document_text, _RAISES_SECTION, any_source=True
+            )
+            if raised is not ranked:
+                # Its entry line and its section say together what the question asks.
+                lead = raised[0]
+                weights = {w: terms.idf(_stem(w)) for w in question.key_terms}
+                covered = self.coverage(weights, f"{lead.context} {lead.sentence.text}")
+                ranked = [replace(lead, coverage=max(lead.coverage, covered)), *raised[1:]]
+                reason = self.refusal_reason(question, ranked, terms)
         if reason in (_NOT_SPELLED, _NO_ALIAS) and ranked:
             said = (
                 _spelled_in_source(ranked[0], _acronym(question.text), document_text)
@@ -1186,6 +1199,8 @@ class ExtractiveAnswerer:
         if (
             titled
             and not titled & set(words(nearby))
+            # "pydantic_settings.sources.providers.env.EnvSettingsSource (class)"
+            and not _in_identifiers(set(titled), nearby)
             and not titled & set(words(document_text(lead.sentence.source)))
         ):
             return f"the source does not mention {' and '.join(sorted(titled))}"
@@ -2352,37 +2367,48 @@ _RETURNS_SECTION = re.compile(
 )
 
 
-def _returns_first(
-    ranked: list[ScoredSentence], question: str, document_text: Callable[[str], str]
+# Its Raises section: "Raises:\n    PdfReadError: If restrictions prevent this action."
+_RAISES_SECTION = re.compile(
+    r"^[ \t]*Raises[ \t]*(?::|\n[ \t]*-{3,})[ \t]*\n(?:[ \t]*\S[^\n]*(?:\n|$))+", re.M
+)
+
+
+def _section_first(
+    ranked: list[ScoredSentence],
+    question: str,
+    document_text: Callable[[str], str],
+    section: re.Pattern[str],
+    any_source: bool = False,
 ) -> list[ScoredSentence]:
-    """For "What does X return?": when the best's source holds the entry line of the
-    function X ("set_default_dtype(fp_dtype, int_dtype): Set the (global) defaults...")
-    within twice the margin of the best, that entry's Returns section leads, quoted from
-    its heading ("Returns\n-------\nThe old default dtype state: a namedtuple..."): the
-    entry line says what X does, not what it returns."""
+    """For "What does X return?" (or raise): when the best's source (or, with
+    `any_source`, any source) holds the entry line of the function X
+    ("set_default_dtype(fp_dtype, int_dtype): Set the (global) defaults...") within twice
+    the margin of the best, that entry's section leads, quoted from its heading
+    ("Returns\n-------\nThe old default dtype state: a namedtuple..."): the entry line
+    says what X does, not what it returns or raises."""
     best = ranked[0]
-    asked = {w.lower() for w in _TOKEN.findall(question)}
+    asked = {w.lower() for t in _TOKEN.findall(question) for w in t.split(".")}
     for item in ranked:
         if item.score < best.score - 2 * MARGIN:
             break
         entry = _FUNCTION_ENTRY.match(item.sentence.text)
         if (
-            item.sentence.source != best.sentence.source
+            (item.sentence.source != best.sentence.source and not any_source)
             or entry is None
             or entry.group("name").split(".")[-1].lower() not in asked
         ):
             continue
         text = document_text(item.sentence.source)
         following = _FUNCTION_ENTRY.search(text, item.sentence.end)
-        section = _RETURNS_SECTION.search(
+        found = section.search(
             text, item.sentence.end, following.start() if following else len(text)
         )
-        if section is None:
+        if found is None:
             return ranked
-        span = _span_sentence(item.sentence, text, section.start(), section.end())
+        span = _span_sentence(item.sentence, text, found.start(), found.end())
         span = replace(span, end=span.start + len(span.text.rstrip()), text=span.text.rstrip())
-        returns = replace(item, sentence=span, before=None, after=(), follows="")
-        return [returns, *(r for r in ranked if r is not item)]
+        quoted = replace(item, sentence=span, before=None, after=(), follows="")
+        return [quoted, *(r for r in ranked if r is not item)]
     return ranked
 
 

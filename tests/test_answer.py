@@ -2909,3 +2909,46 @@ def test_what_a_function_returns_is_quoted_from_its_returns_section(
     assert quote.endswith("``int_dtype``."), quote
     other = assistant.ask("What does torch._numpy's get_default_dtype return?")
     assert "old default dtype state" not in other.text, other.text
+
+
+def test_what_a_function_raises_is_quoted_from_its_raises_section(tmp_path, make_assistant) -> None:
+    """ "What error can EnvSource.prepare_field_value raise in pydantic-settings?": the
+    best sentence is another module's, on raising errors; the entry line of the function
+    the question names, in a document titled "pydantic_settings...", is close below it,
+    and its Raises section, quoted from the heading, answers. A function with no Raises
+    section raises nothing the documents say."""
+    documents = {
+        "env.txt": (
+            "pydantic_settings.sources.EnvSource (class)\n\n"
+            "Source class for loading settings values from environment variables.\n\n"
+            "prepare_field_value(field_name, field, value, value_is_complex): Prepare value "
+            "for the field.\n\n"
+            "Args:\n"
+            "    field: The field.\n"
+            "    field_name: The field name.\n\n"
+            "Returns:\n"
+            "    A tuple contains prepared value for the field.\n\n"
+            "Raises:\n"
+            "    ValuesError: When there is an error in deserializing value for complex "
+            "field.\n\n"
+            "explode_env_vars(field_name, field, env_vars): Process env_vars and extract the "
+            "values of keys containing env_nested_delimiter into nested dictionaries.\n"
+        ),
+        "dataclasses.txt": (
+            "pydantic._internal._dataclasses (module)\n\n"
+            "Private logic for creating pydantic dataclasses.\n\n"
+            "complete_dataclass(cls, config_wrapper, raise_errors): Finish building a "
+            "pydantic dataclass.\n\n"
+            "raise_errors: Whether to raise errors, defaults to `True`.\n"
+        ),
+    }
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", documents)
+    answer = answered(
+        assistant, "What error can EnvSource.prepare_field_value raise in pydantic-settings?"
+    )
+    assert answer.citations[0].quote.startswith("Raises:\n    ValuesError"), answer.text
+    refusal(
+        assistant,
+        "What error can EnvSource.explode_env_vars raise in pydantic-settings?",
+        "exception",
+    )
