@@ -161,7 +161,9 @@ _PRONOUNS = frozenset(
 _SAID_Q = re.compile(
     # [a-z]*, not \w*: "predict_with_generate" is an option's name, not a prediction.
     r"\b(say|said|says|tell|told|predict[a-z]*|argue[sd]?|arguing|claim[a-z]*|think|thinks|"
-    r"believe[a-z]*|warn[a-z]*|suggest[a-z]*|state|stated|remark[a-z]*|recommend[a-z]*|"
+    r"believe[a-z]*|warn[a-z]*|suggest[a-z]*|stated|remark[a-z]*|recommend[a-z]*|"
+    # "What does the report state?", not "What does the TRANSIENT_FAILURE state mean?".
+    r"state(?=\s*\?|\s*$|\s+(?:about|that|regarding)\b)|"
     r"propose[a-z]*|conclude[a-z]*|"
     r"presented|speak|spoke|talk|talked|discuss|discussed)\b"
     # "What did Casper present?", not "what had to be present to run it".
@@ -401,6 +403,8 @@ _SAME_SOURCE_KINDS = frozenset(
     [*_SPELLED_KINDS, "count", "date", "default", "exception", "license", "version"]
 )
 _YEAR_OR_DECADE = re.compile(_YEAR_OR_DECADE_TEXT)
+# "Since which version...?" asks for a version (not "When was version 1.0.0 released?").
+_VERSION_WORD = re.compile(r"\bwhich (?:version|release)s?\b", re.I)
 _YEAR_Q = re.compile(r"\b(?:what|which) year\b", re.I)
 # "Who is the Allman indent style named after?" asks whose name it carries: "named after
 # Eric Allman", not "It resembles normal indent style in Pascal and ALGOL".
@@ -614,6 +618,7 @@ class ExtractiveAnswerer:
                 )
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
+        ranked = [_under_version_note(ranked[0]), *ranked[1:]]
         chosen = self.choose(
             ranked, lambda s: self.supports(question, s, terms, document_text, titled, named)
         )
@@ -1100,7 +1105,13 @@ class ExtractiveAnswerer:
             return "the question asks for a default and the evidence gives another entry's"
         if question.kind == "version" and not re.search(r"\d", unasked):
             return "the question asks for a version and the evidence gives no number"
-        if question.kind == "time" and not _TIME.search(unasked):
+        if (
+            question.kind == "time"
+            and not _TIME.search(unasked)
+            # "Since which version is marshmallow.pprint deprecated, and when will it be
+            # removed?": "in marshmallow 4" says when, in versions.
+            and not (_VERSION_WORD.search(question.text) and re.search(r"\d", unasked))
+        ):
             return "the question asks when and the evidence gives no time"
         if question.kind == "date" and not _DATE.search(unasked):
             return "the question asks for a date and the evidence gives none"
@@ -2316,6 +2327,16 @@ def _default_beside(best: ScoredSentence, question: str) -> ScoredSentence:
 _VERSION_DIRECTIVE = re.compile(
     r"[ \t]*\.\. (?:versionadded|versionchanged|deprecated)::[ \t]*\d[\w.]*[ \t]*"
 )
+
+
+def _under_version_note(lead: ScoredSentence) -> ScoredSentence:
+    """The lead quoted from the version note it stands under: ".. deprecated:: 3.7.0" and
+    then "marshmallow.pprint will be removed in marshmallow 4." say together since when
+    and until when."""
+    before = lead.before
+    if lead.lead_from is None and before is not None and _VERSION_DIRECTIVE.fullmatch(before.text):
+        return replace(lead, lead_from=before)
+    return lead
 
 
 def _with_version_note(item: ScoredSentence, text: str) -> ScoredSentence | None:

@@ -1474,6 +1474,9 @@ def test_a_quoted_word_or_an_identifier_does_not_set_what_is_asked() -> None:
     assert _kind("What is the email address of the maintainer?") == "contact"
     assert _kind("For which metrics is the predict_with_generate option meant?") != "said"
     assert _kind("What did Lin Yun predict?") == "said"
+    # "state" as a noun asks for no statement; as a verb it does.
+    assert _kind("What does the TRANSIENT_FAILURE state of grpc's channel mean?") != "said"
+    assert _kind("What did Lin Yun state about attackers?") == "said"
 
 
 def test_a_year_or_decade_leads_for_when_from_the_same_source(assistant) -> None:
@@ -2952,3 +2955,31 @@ def test_what_a_function_raises_is_quoted_from_its_raises_section(tmp_path, make
         "What error can EnvSource.explode_env_vars raise in pydantic-settings?",
         "exception",
     )
+
+
+def test_a_deprecation_is_quoted_from_its_version_note(tmp_path, make_assistant) -> None:
+    """ "Since which version is marshmallow.pprint deprecated, and when will it be
+    removed?": "removed in marshmallow 4" says when, in versions; the answer quotes from
+    the ".. deprecated:: 3.7.0" note it stands under."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "utils.txt": (
+                "marshmallow.utils (module)\n\n"
+                "Utility methods for marshmallow.\n\n"
+                "pprint(obj): Pretty-printing function that can pretty-print OrderedDicts "
+                "like regular dictionaries.\n\n"
+                ".. deprecated:: 3.7.0\n"
+                "    marshmallow.pprint will be removed in marshmallow 4.\n\n"
+                "from_rfc(datestring): Parse a RFC822-formatted datetime string.\n"
+            ),
+        },
+    )
+    answer = answered(
+        assistant,
+        "Since which version is marshmallow.pprint deprecated, and when will it be removed?",
+    )
+    quote = answer.citations[0].quote
+    assert quote.startswith(".. deprecated:: 3.7.0"), answer.text
+    assert quote.endswith("removed in marshmallow 4."), answer.text
