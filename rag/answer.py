@@ -766,7 +766,8 @@ class ExtractiveAnswerer:
         or if a word there means nearly the same (attackers ~ hackers)."""
         if not weights:
             return 1.0
-        present = set(stems(text))
+        # "frame_rate" says "frame rate": a question names a parameter in words.
+        present = set(stems(text)) | (set(stems(text.replace("_", " "))) if "_" in text else set())
         dotted = set(_DOTTED_NUMBER.findall(text))
         found = 0.0
         missing = []
@@ -2235,6 +2236,15 @@ def _named_entry_default(
         )
     start = opening.start() if opening else 0
     end = min((m.start() for m in entries if m.start() > start), default=len(text))
+    if opening is not None:
+        # "the default HTTP proxy timeout" names run_forever's http_proxy_timeout in words.
+        asked = set(stems(question))
+        signature = opening.group().partition("(")[2]
+        names |= {
+            p
+            for p in re.findall(r"\b[A-Za-z]\w*_\w+\b", signature)
+            if set(stems(p.replace("_", " "))) <= asked
+        }
     for name in sorted(names):
         span = _entry_default_span(text, name, start, end, question)
         if span is not None:

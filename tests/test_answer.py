@@ -2983,3 +2983,53 @@ def test_a_deprecation_is_quoted_from_its_version_note(tmp_path, make_assistant)
     quote = answer.citations[0].quote
     assert quote.startswith(".. deprecated:: 3.7.0"), answer.text
     assert quote.endswith("removed in marshmallow 4."), answer.text
+
+
+def test_a_parameter_named_in_words_is_the_parameter(tmp_path, make_assistant) -> None:
+    """Questions name parameters in words: "the default frame rate" is `frame_rate`'s
+    ("default frame_rate: 11025" covers it), "the default HTTP proxy timeout" of
+    run_forever is its `http_proxy_timeout`, whose entry gives the default two lines below
+    the function's line, which scores best."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "track.txt": (
+                "splitter.audio.Track (class)\n\n"
+                "Tracks are immutable objects representing segments of audio.\n\n"
+                "silent(duration, frame_rate): Generate a silent audio track. duration "
+                "specified in milliseconds (default duration: 1000ms, default frame_rate: "
+                "11025).\n\n"
+                "track - original splitter.Track() object\n"
+            ),
+            "app.txt": (
+                "wsclient._app.App (class)\n\n"
+                "Higher level of APIs are provided. The interface is like JavaScript "
+                "WebSocket object.\n\n"
+                "run_forever(sockopt, ping_interval, ping_timeout, http_proxy_host, "
+                "http_proxy_timeout, reconnect): Run event loop for WebSocket framework.\n\n"
+                "Parameters\n"
+                "----------\n"
+                "ping_timeout: int or float\n"
+                "    Timeout (in seconds) if the pong message is not received.\n"
+                "http_proxy_host: str\n"
+                "    HTTP proxy host name.\n"
+                "http_proxy_timeout: int or float\n"
+                "    HTTP proxy timeout, default is 60 sec as per python-socks.\n"
+                "reconnect: int\n"
+                "    Delay interval when reconnecting, default is 5.\n"
+            ),
+        },
+    )
+    covered = assistant.answerer.coverage({"frame": 1.0, "rate": 1.0}, "default frame_rate: 11025")
+    assert covered == 1.0
+    silent = answered(
+        assistant,
+        "What is the default frame rate of a silent track created with splitter's Track.silent?",
+    )
+    assert "11025" in silent.citations[0].quote, silent.text
+    timeout = answered(
+        assistant, "What is the default HTTP proxy timeout in wsclient's App.run_forever?"
+    )
+    assert timeout.citations[0].quote.startswith("http_proxy_timeout"), timeout.text
+    assert "60 sec" in timeout.citations[0].quote, timeout.text
