@@ -59,6 +59,21 @@ def answered(assistant: Assistant, question: str):
     return answer
 
 
+def foldoc_entry(term: str, *paragraphs: str) -> str:
+    """A dictionary entry as the prose draw holds FOLDOC's: its term, then paragraphs."""
+    return f"{term} (FOLDOC entry)\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def quoted_then_refused(
+    assistant: Assistant, asked: tuple[str, str], refused: tuple[str, str]
+) -> None:
+    """The first question is answered, its first quote holding the text given; the second
+    is refused for the reason given."""
+    answer = answered(assistant, asked[0])
+    assert asked[1] in answer.citations[0].quote, answer.text
+    refusal(assistant, *refused)
+
+
 def refusal(assistant: Assistant, question: str, because: str):
     """The answer to question, which must be a refusal whose note says `because`."""
     answer = assistant.ask(question)
@@ -1058,9 +1073,11 @@ def test_what_a_sentence_calls_so_is_a_name(tmp_path, make_assistant) -> None:
             ),
         },
     )
-    answer = answered(assistant, "What are Han characters called in Korean?")
-    assert "hanja" in answer.citations[0].quote, answer.text
-    refusal(assistant, "What are Hangul syllable blocks called in Korean?", "names none")
+    quoted_then_refused(
+        assistant,
+        ("What are Han characters called in Korean?", "hanja"),
+        ("What are Hangul syllable blocks called in Korean?", "names none"),
+    )
 
 
 def test_a_dictionary_entry_s_other_names_are_aliases(tmp_path, make_assistant) -> None:
@@ -1084,9 +1101,11 @@ def test_a_dictionary_entry_s_other_names_are_aliases(tmp_path, make_assistant) 
             ),
         },
     )
-    answer = answered(assistant, "What are other names for a 'sex changer' cable connector?")
-    assert "gender bender" in answer.citations[0].quote, answer.text
-    refusal(assistant, "What is another name for a null modem cable connector?", "another name")
+    quoted_then_refused(
+        assistant,
+        ("What are other names for a 'sex changer' cable connector?", "gender bender"),
+        ("What is another name for a null modem cable connector?", "another name"),
+    )
 
 
 def test_how_much_needs_an_amount_of_what_it_measures(tmp_path, make_assistant) -> None:
@@ -1150,19 +1169,19 @@ def test_an_acronym_s_entry_spells_it_out_in_its_opening(tmp_path, make_assistan
         make_assistant,
         tmp_path / "docs",
         {
-            "sr.txt": (
-                "sr (FOLDOC entry)\n\n"
-                "<language> Synchronizing Resources.\n\n"
-                "A language for concurrent programming.\n\n"
+            "sr.txt": foldoc_entry(
+                "sr",
+                "<language> Synchronizing Resources.",
+                "A language for concurrent programming.",
                 '"Resources" encapsulate processes and the variables they share. '
-                '"Operations" provide the primary mechanism for process interaction.\n\n'
+                '"Operations" provide the primary mechanism for process interaction.',
                 '["The SR Programming Language: Concurrency in Practice", G.R. Andrews, '
-                "Benjamin/Cummings 1993].\n"
+                "Benjamin/Cummings 1993].",
             ),
-            "qp.txt": (
-                "qp (FOLDOC entry)\n\n"
-                "<language> A language for concurrent programming with queues.\n\n"
-                '["The QP Programming Language: Concurrency in Practice", J. Smith, 1991].\n'
+            "qp.txt": foldoc_entry(
+                "qp",
+                "<language> A language for concurrent programming with queues.",
+                '["The QP Programming Language: Concurrency in Practice", J. Smith, 1991].',
             ),
         },
     )
@@ -1184,26 +1203,26 @@ def test_an_entry_s_title_or_last_line_may_give_the_name_asked(tmp_path, make_as
         make_assistant,
         tmp_path / "docs",
         {
-            "fpga.txt": (
-                "field-programmable gate array (FOLDOC entry)\n\n"
+            "fpga.txt": foldoc_entry(
+                "field-programmable gate array",
                 "<hardware> (FPGA) A gate array where the logic network can be programmed "
                 "into the device after its manufacture. An FPGA consists of an array of "
                 "logic elements and programmable interconnect wiring. As of 1994, FPGAs "
-                "have logic capacity up to 20K gates.\n"
+                "have logic capacity up to 20K gates.",
             ),
-            "display hack.txt": (
-                "display hack (FOLDOC entry)\n\n"
+            "display hack.txt": foldoc_entry(
+                "display hack",
                 "<graphics> A program with the same approximate purpose as a kaleidoscope: "
                 "to make pretty pictures. Famous display hacks include munching squares and "
                 "smoking clover. Display hacks can also be implemented without programming "
                 "by creating text files of escape sequences for a video terminal. The hack "
                 "value of a display hack is the aesthetic value of the images times the "
-                "cleverness of the algorithm. Synonym psychedelicware.\n"
+                "cleverness of the algorithm. Synonym psychedelicware.",
             ),
-            "hack.txt": (
-                "hack (FOLDOC entry)\n\n"
+            "hack.txt": foldoc_entry(
+                "hack",
                 "<jargon> Originally, a quick job that produces what is needed, but not well. "
-                "Also, an incredibly good, and perhaps very time-consuming, piece of work.\n"
+                "Also, an incredibly good, and perhaps very time-consuming, piece of work.",
             ),
         },
     )
@@ -1685,25 +1704,23 @@ def test_a_close_sentence_from_a_source_naming_what_is_asked_leads(
     assert "PowerPC Alliance" in answer.citations[0].quote, answer.text
 
 
+_SOBOL_ENGINE = (
+    "torch.quasirandom.SobolEngine (class)\n\n"
+    "The SobolEngine is an engine for generating (scrambled) Sobol sequences.\n\n"
+    "This implementation of the SobolEngine is capable of sampling sequences up to a maximum "
+    "dimension of 21201.\n\n"
+    "Examples::\n\n"
+    "    >>> soboleng = torch.quasirandom.SobolEngine(dimension=5)\n"
+    "    >>> soboleng.draw(3)\n"
+)
+
+
 def test_a_stated_maximum_leads_over_an_example_s_value(tmp_path, make_assistant) -> None:
     """ "What is the maximum dimension supported by torch's SobolEngine?": the example
     ">>> soboleng = torch.quasirandom.SobolEngine(dimension=5)" scores best and states no
     limit; "up to a maximum dimension of 21201" just under it answers."""
-    assistant = assistant_over_readmes(
-        make_assistant,
-        tmp_path / "docs",
-        {
-            "sobol.txt": (
-                "torch.quasirandom.SobolEngine (class)\n\n"
-                "The SobolEngine is an engine for generating (scrambled) Sobol sequences.\n\n"
-                "This implementation of the SobolEngine is capable of sampling "
-                "sequences up to a maximum dimension of 21201.\n\n"
-                "Examples::\n\n"
-                "    >>> soboleng = torch.quasirandom.SobolEngine(dimension=5)\n"
-                "    >>> soboleng.draw(3)\n"
-            ),
-        },
-    )
+    folder = tmp_path / "docs"
+    assistant = assistant_over_readmes(make_assistant, folder, {"sobol.txt": _SOBOL_ENGINE})
     answer = answered(assistant, "What is the maximum dimension supported by torch's SobolEngine?")
     assert "21201" in answer.citations[0].quote, answer.text
 
@@ -1757,22 +1774,24 @@ def test_in_what_year_asks_for_a_year(tmp_path, make_assistant) -> None:
         make_assistant,
         tmp_path / "docs",
         {
-            "comal.txt": (
-                "comal (FOLDOC entry)\n\n"
+            "comal.txt": foldoc_entry(
+                "comal",
                 "<language> (COMAL) A programming language for beginners created by Borge "
-                "Christensen in 1973 and popular in Europe.\n"
+                "Christensen in 1973 and popular in Europe.",
             ),
-            "pentium ii.txt": (
-                "pentium ii (FOLDOC entry)\n\n"
+            "pentium ii.txt": foldoc_entry(
+                "pentium ii",
                 "<processor> Intel's successor to the Pentium Pro. Intel released the Pentium "
                 "II processor with about 7.5 million transistors, packaged on a daughterboard "
-                "that plugs into a card-edge processor slot.\n"
+                "that plugs into a card-edge processor slot.",
             ),
         },
     )
-    answer = answered(assistant, "Who created the COMAL programming language, and in what year?")
-    assert "1973" in answer.citations[0].quote, answer.text
-    refusal(assistant, "In what year did Intel release the Pentium II processor?", "year")
+    quoted_then_refused(
+        assistant,
+        ("Who created the COMAL programming language, and in what year?", "1973"),
+        ("In what year did Intel release the Pentium II processor?", "year"),
+    )
 
 
 def test_a_price_is_a_sum_of_money_for_the_model_asked(tmp_path, make_assistant) -> None:
