@@ -767,7 +767,9 @@ class ExtractiveAnswerer:
         if not weights:
             return 1.0
         # "frame_rate" says "frame rate": a question names a parameter in words.
-        present = set(stems(text)) | (set(stems(text.replace("_", " "))) if "_" in text else set())
+        present = set(stems(text))
+        if "_" in text:
+            present |= set(stems(" ".join(_SNAKE_CASE.findall(text)).replace("_", " ")))
         dotted = set(_DOTTED_NUMBER.findall(text))
         found = 0.0
         missing = []
@@ -2204,10 +2206,11 @@ def _gives_default(sentence: str, question: str) -> bool:
 
 
 _NO_DEFAULT = "the question asks for a default value and the evidence gives none"
-# An identifier a question names: "silence_thresh", "`frame_rate`".
 # The line opening a named setting's entry: "silence_thresh - (in dBFS)", "title (str,
 # optional):", "n_jobs : int", "* **max_redirects** - *(optional)*".
 _ENTRY_LINE = r"^[ \t]*(?:[-*][ \t]+)?[*`]*{name}[*`]*[ \t]*(?:\(|:(?!:)|-[ \t]|=)"
+# An identifier a question names: "silence_thresh", "`frame_rate`".
+_SNAKE_CASE = re.compile(r"\w+_\w+")
 _IDENTIFIER = re.compile(r"`(\w+)`|\b(\w+_\w+)\b")
 
 
@@ -2436,9 +2439,7 @@ def _section_first(
         )
         if found is None:
             return ranked
-        span = _span_sentence(item.sentence, text, found.start(), found.end())
-        span = replace(span, end=span.start + len(span.text.rstrip()), text=span.text.rstrip())
-        quoted = replace(item, sentence=span, before=None, after=(), follows="")
+        quoted = _quoting(item, text, found.start(), found.end())
         return [quoted, *(r for r in ranked if r is not item)]
     return ranked
 
