@@ -289,6 +289,11 @@ _COUNTED = re.compile(
     r"\bhow (?:many|much) ((?:[\w-]+ )+?)(?:do|does|did|are|is|was|were|can|could|will|would|should"
     r"|have|has|had|in|of|on|per|for|at)\b"
 )
+_HOW_LONG_Q = re.compile(r"\bhow long\b", re.I)
+_DURATION = re.compile(
+    r"\b(\d+(?:\.\d+)?)\s*(?:ms|milliseconds?|seconds?|secs?|minutes?|mins?|hours?|days?|"
+    r"weeks?|months?|years?)\b"
+)
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
     r"million|billion|several|few)\b",
@@ -403,6 +408,11 @@ _SAME_SOURCE_KINDS = frozenset(
     [*_SPELLED_KINDS, "count", "date", "default", "exception", "license", "version"]
 )
 _YEAR_OR_DECADE = re.compile(_YEAR_OR_DECADE_TEXT)
+# A version: "3.21.0", "v2", "marshmallow 4", "Python 3"; not "``-1``" nor "about 23 days".
+_VERSION_NUMBER = re.compile(
+    r"\d+\.\d+|\bv\d|\b[A-Za-z][\w-]*\s+\d+\b(?!\.?\s*(?:%|days?|hours?|minutes?|seconds?|"
+    r"ms|bytes?|[kMG]B|times)\b)"
+)
 # "Since which version...?" asks for a version (not "When was version 1.0.0 released?").
 _VERSION_WORD = re.compile(r"\bwhich (?:version|release)s?\b", re.I)
 _YEAR_Q = re.compile(r"\b(?:what|which) year\b", re.I)
@@ -975,7 +985,8 @@ class ExtractiveAnswerer:
                 break
             if item.sentence.source != best.sentence.source:
                 continue
-            noted = _with_version_note(item, document_text(item.sentence.source))
+            text = document_text(item.sentence.source)
+            noted = _with_version_note(item, text, _names_object(question.text, text))
             if noted is not None and not self.refusal_reason(question, [noted], terms):
                 return [noted, *ranked[:i], *ranked[i + 1 :]], ""
         return ranked, reason
@@ -1106,7 +1117,7 @@ class ExtractiveAnswerer:
             )
         if question.kind == "default" and not setting and _another_entry_s(question, best, quoted):
             return "the question asks for a default and the evidence gives another entry's"
-        if question.kind == "version" and not re.search(r"\d", unasked):
+        if question.kind == "version" and not _VERSION_NUMBER.search(unasked):
             return "the question asks for a version and the evidence gives no number"
         if (
             question.kind == "time"
@@ -1136,6 +1147,7 @@ class ExtractiveAnswerer:
             question.kind in ("name", "entity")
             and not self._names_beside(quoted, question, terms, strict)
             and not _cites_author(quoted, question.text)
+            and not _fills_slot(question.text, quoted, terms)
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
@@ -1279,6 +1291,10 @@ class ExtractiveAnswerer:
         asks about: "How much did a license cost?" is not answered by "at least one author",
         nor "How many levels?" by "standard 5200.28-STD" ("four levels" answers it)."""
         asked = set(words(question.text))
+        if _HOW_LONG_Q.search(question.text) and any(
+            m.group(1) not in asked for m in _DURATION.finditer(sentence)
+        ):
+            return True  # "about 23 days" says how long, whatever it stands beside
         counted = _COUNTED.search(question.text.lower())
         return self._names_beside(
             sentence,
@@ -1345,10 +1361,14 @@ class ExtractiveAnswerer:
         # "Korean (where they are called hanja)": what the sentence calls so names what a
         # question asking what it is called asks for (not any "strategy called dependency
         # directed backtracking" for "Which search strategy...?").
+        # "an expression can always be replaced by its value (referential transparency)":
+        # a term in brackets after what it names is what it is called.
+        bracketed = {w for term in _BRACKETED_TERM.findall(sentence) for w in term.split()}
         called_so = {
             i
             for i in range(1, len(tokens))
-            if tokens[i - 1].lower() in _NAMING_WORDS and _NAME_Q.search(question_lower)
+            if (tokens[i - 1].lower() in _NAMING_WORDS or tokens[i] in bracketed)
+            and _NAME_Q.search(question_lower)
         }
         name_at = [
             i
@@ -1359,6 +1379,7 @@ class ExtractiveAnswerer:
                 or (i == 0 and _unknown_capitalised(t))
                 or "_" in t
                 or _hyphenated_name(t)
+                or _DOTTED_NAME.fullmatch(t) is not None
                 # "the -s option", "`--enable-tables`": a command-line option is a name.
                 or _OPTION.fullmatch(t) is not None
                 or t in called
@@ -1677,6 +1698,72 @@ def _cites_author(sentence: str, question: str) -> bool:
     return False
 
 
+# "compatible with which language?", "In which applications are cables used?"
+_SLOT_Q = re.compile(
+    r"\b(with|in|on|from|by|for|to|into|under|at)\s+(?:which|what)\b(?!\s+(?:extent|way)\b)",
+    re.I,
+)
+_ARTICLES = frozenset(["the", "a", "an"])
+_AUXILIARY = r"(?:is|are|was|were|does|do|did|has|have|had|can|could|should|would|will|must)"
+
+
+def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
+    """Whether the sentence fills the place the question leaves open, in lower case as
+    readily as in capitals: "backward compatible with which language?" by "backward
+    compatible with awk", "In which applications are cables widely used?" by "widely used
+    in suspension bridges" (the word the question puts before its preposition, or last
+    when the preposition opens it, then the preposition, then a word it does not give);
+    "Which nerve is compressed?" by "the median nerve" (a new word before the noun
+    "which" asks about). Words in a large share of passages fill nothing."""
+    asked = set(words(question)) | set(stems(question))
+    tokens = [t.lower() for t in _TOKEN.findall(_URL.sub(" ", sentence))]
+
+    def new_at(i: int) -> bool:
+        while i < len(tokens) and tokens[i] in _ARTICLES:
+            i += 1
+        return (
+            i < len(tokens)
+            and tokens[i].isalpha()
+            and tokens[i] not in stopwords()
+            and tokens[i] not in asked
+            and _stem(tokens[i]) not in asked
+            and not (terms is not None and _is_common(tokens[i], terms))
+        )
+
+    slot = _SLOT_Q.search(question)
+    if slot:
+        # After a leading clause ("According to FOLDOC, in which..."), the preposition opens.
+        before = _TOKEN.findall(question[: slot.start()].rsplit(",", 1)[-1].lower())
+        before = [w for w in before if w not in _ARTICLES]
+        if before:
+            word = before[-1]
+        else:
+            clause = _TOKEN.findall(re.split(r"[,?]", question[slot.end() :])[0].lower())
+            word = clause[-1] if clause else ""
+        if word and word not in stopwords():
+            preposition = slot.group(1).lower()
+            for i in range(len(tokens) - 2):
+                if (
+                    tokens[i + 1] == preposition
+                    and _stem(tokens[i]) == _stem(word)
+                    and new_at(i + 2)
+                ):
+                    return True
+    head = _asked_noun(question)
+    if (
+        head
+        and head not in _ORGANISATION_HEADS
+        # The noun alone ("Which nerve is..."): in "Which UDP port does..." the word after
+        # "which" is itself a modifier, and "the protocol UDP" no answer.
+        and re.match(rf"\W*(?:which|what)\s+{head}\s+{_AUXILIARY}\b", question, re.I)
+    ):
+        return any(
+            _stem(tokens[i]) == _stem(head) and new_at(i - 1) and tokens[i - 1] not in _ARTICLES
+            for i in range(1, len(tokens))
+        )
+    return False
+
+
 def _reports_asked(question: str, sentence: str) -> bool:
     """Whether the sentence uses the question's own word for what was said: "He also
     proposed the fetch-execute cycle" reports what "Which cycle did von Neumann propose?"
@@ -1878,6 +1965,9 @@ _URL = re.compile(r"\(?\b(?:https?://|www\.)\S+")
 _MENTIONED = re.compile(r"[\"“][^\"“”]*[\"”]")  # a quoted stretch of a question
 _QUOTED_PHRASE = re.compile(r"[\"“]((?:[\w.’'-]+ ){1,3}[\w.’'-]*\w)[\"”]")
 _SINGLE_QUOTED = re.compile(r"(?<![\w'’])['‘]([\w.-]*\w)['’](?![\w'’])")
+_BRACKETED_TERM = re.compile(r"\(([a-z]{3,}(?: [a-z]{3,}){0,2})\)")
+# "news:comp.ai.neural-nets", "setup.py": dotted lower-case words name a thing.
+_DOTTED_NAME = re.compile(r"[a-z][\w-]+(?:\.[\w-]{2,})+")
 _HANDLE = re.compile(r"(?<![\w@])@([A-Za-z][\w-]*\w)")
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
@@ -2352,11 +2442,14 @@ def _under_version_note(lead: ScoredSentence) -> ScoredSentence:
     return lead
 
 
-def _with_version_note(item: ScoredSentence, text: str) -> ScoredSentence | None:
+def _with_version_note(
+    item: ScoredSentence, text: str, of_object: bool = False
+) -> ScoredSentence | None:
     """The item quoted with the version note it falls under: the note's body, indented
     under it ("Added the ``key`` parameter."), or an indented entry the note closes. A
     note at the margin after a line is the whole object's, not that line's (a class's
-    ".. versionadded:: 8.0" after its last `:param` line)."""
+    ".. versionadded:: 8.0" after its last `:param` line): it answers only `of_object`,
+    for a question about the object itself."""
     s = item.sentence
     line_start = text.rfind("\n", 0, s.start) + 1
     line_end = text.find("\n", s.end)
@@ -2374,14 +2467,19 @@ def _with_version_note(item: ScoredSentence, text: str) -> ScoredSentence | None
         note_end = text.find("\n", note_start)
         note_end = len(text) if note_end == -1 else note_end
         note_indent = _indent_at(text, note_start)
-        if (
-            _VERSION_DIRECTIVE.fullmatch(text, note_start, note_end)
-            and note_indent > 0
-            and note_indent >= indent
+        if _VERSION_DIRECTIVE.fullmatch(text, note_start, note_end) and (
+            (note_indent > 0 and note_indent >= indent) or (of_object and note_indent == 0)
         ):
             note = _span_sentence(s, text, note_start, note_end)
             return replace(item, sentence=note, before=s, after=(), lead_from=s)
     return None
+
+
+def _names_object(question: str, text: str) -> bool:
+    """Whether the question names what the document is about: "ReadWriteLock" of the
+    title "filelock._sqlite._lock.ReadWriteLock (class)"."""
+    name = text.split("\n", 1)[0].split(" (", 1)[0].rsplit(".", 1)[-1].strip()
+    return len(name) >= 3 and re.search(rf"\b{re.escape(name)}\b", question, re.I) is not None
 
 
 def _indent_at(text: str, line_start: int) -> int:

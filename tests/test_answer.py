@@ -2661,10 +2661,11 @@ def test_a_version_note_is_quoted_with_the_line_it_is_about(assistant) -> None:
     """ "In which release was the key parameter added?": "Added the ``key`` parameter."
     gives no number, the note over it does (".. versionchanged:: 26.1"); an indented
     entry is quoted on to the note closing it. A note at the margin is the whole class's:
-    not the version of the `:param` line before it nor of the line after it."""
+    not the version of the `:param` line before it nor of the line after it, but the
+    answer to a question naming the class."""
     from dataclasses import replace
 
-    from rag.answer import Question, _with_version_note
+    from rag.answer import Question, _names_object, _with_version_note
 
     answerer, terms = _answerer_and_terms(assistant)
     text = _SPECIFIER_DOC
@@ -2683,11 +2684,14 @@ def test_a_version_note_is_quoted_with_the_line_it_is_about(assistant) -> None:
     closed = _with_version_note(at("If set to ``'table'``, output line numbers as a table."), text)
     assert closed is not None and closed.sentence.text == ".. versionadded:: 2.18"
     assert closed.lead_from.text.startswith("If set to")
-    assert (
-        _with_version_note(at(":param complete_var: Name of the environment variable."), text)
-        is None
-    )
+    complete_var = at(":param complete_var: Name of the environment variable.")
+    assert _with_version_note(complete_var, text) is None
     assert _with_version_note(at("func_name(): The name of the shell function."), text) is None
+    # For a question about the class itself, its note is the answer.
+    of_class = _with_version_note(complete_var, text, of_object=True)
+    assert of_class is not None and of_class.sentence.text == ".. versionadded:: 8.0"
+    assert _names_object("In which release was Specifier added?", text)
+    assert not _names_object("In which release was the key parameter added?", text)
 
 
 def test_a_version_question_is_answered_from_the_note_over_its_line(
@@ -3052,3 +3056,124 @@ def test_a_parameter_named_in_words_is_the_parameter(tmp_path, make_assistant) -
     )
     assert timeout.citations[0].quote.startswith("http_proxy_timeout"), timeout.text
     assert "60 sec" in timeout.citations[0].quote, timeout.text
+
+
+def test_a_lower_case_word_in_the_question_s_open_place_answers(tmp_path, make_assistant) -> None:
+    """ "compatible with which language?" is answered by "compatible with awk", "Which
+    nerve is compressed?" by "compresses the median nerve": lower-case words, in the place
+    the question leaves open. "Which environment variable...?" is not answered by "the
+    following environment variables": there the word after "which" is itself a modifier."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "backward compatibility.txt": foldoc_entry(
+                "backward compatibility",
+                "<programming> A system is backward compatible if it can read data made by "
+                "its predecessors. It can be said that Perl is backward compatible with awk, "
+                "because Perl was intended to replace awk.",
+            ),
+            "overuse strain injury.txt": foldoc_entry(
+                "overuse strain injury",
+                "<ergonomics> Damage caused by repeated movements. Carpal tunnel syndrome, "
+                "where swelling in your wrist compresses the median nerve.",
+            ),
+            "readline.txt": (
+                "readline for Debian\n\nReadline edits command lines.\n\nThe following "
+                "environment variables are read by readline at start.\n"
+            ),
+        },
+    )
+    answer = answered(assistant, "Perl is backward compatible with which language?")
+    assert "compatible with awk" in answer.citations[0].quote, answer.text
+    quoted_then_refused(
+        assistant,
+        ("Which nerve is compressed in carpal tunnel syndrome?", "the median nerve"),
+        ("Which environment variable sets the editing mode of readline?", "names none"),
+    )
+
+
+def test_dotted_names_and_bracketed_terms_are_names(tmp_path, make_assistant) -> None:
+    """ "Usenet newsgroup: news:comp.ai.neural-nets." names the newsgroup asked for, in
+    lower case; "(referential transparency)" after what it names is what it is called."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "nn.txt": foldoc_entry(
+                "nn",
+                "<artificial intelligence> A network of many simple processors, each with a "
+                "small amount of local memory.",
+                "Usenet newsgroup: news:comp.ai.neural-nets.",
+            ),
+            "functional programming.txt": foldoc_entry(
+                "functional programming",
+                "<programming> A program in a functional language is a set of function "
+                "definitions. An expression can always be replaced by its value without "
+                "changing the overall result (referential transparency).",
+            ),
+        },
+    )
+    answer = answered(assistant, "Which Usenet newsgroup does FOLDOC list for neural networks?")
+    assert "comp.ai.neural-nets" in answer.citations[0].quote, answer.text
+    answer = answered(
+        assistant,
+        "What is it called when an expression can always be replaced by its value "
+        "without changing the result?",
+    )
+    assert "(referential transparency)" in answer.citations[0].quote, answer.text
+
+
+def test_how_long_is_answered_by_a_duration(tmp_path, make_assistant) -> None:
+    """ "How long does a timeout of -1 wait at most?": "about 23 days" says how long,
+    though no word of the question stands beside it; "default wait in seconds" gives no
+    number, however close to the question's words."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "soft.txt": (
+                "filelock._soft.SoftFileLock (class)\n\n"
+                "Simply watches the existence of the lock file.\n\n"
+                ":param timeout: default wait in seconds; a negative timeout waits without end\n"
+            ),
+            "lock.txt": (
+                "filelock._sqlite._lock.ReadWriteLock (class)\n\n"
+                "SQLite reader/writer lock. Readers share a transaction.\n\n"
+                ":param lock_file: path to the lock database :param timeout: default wait in "
+                "seconds. ``-1`` waits up to SQLite's busy-timeout cap of about 23 days "
+                ":param blocking: whether to wait when the lock is unavailable\n"
+            ),
+        },
+    )
+    quoted_then_refused(
+        assistant,
+        ("In filelock's SQLite ReadWriteLock, how long does a timeout of -1 wait at most?", "23"),
+        ("In filelock's SoftFileLock, how long does a negative timeout wait?", "number"),
+    )
+
+
+def test_a_class_s_version_note_answers_for_the_class(tmp_path, make_assistant) -> None:
+    """ ".. versionadded:: 3.21.0" at the margin after a class's last line is the class's:
+    it answers "In which version was ReadWriteLock added?", not the same question of a
+    parameter; "``-1``" and "23 days" are no version."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "lock.txt": (
+                "filelock._sqlite._lock.ReadWriteLock (class)\n\n"
+                "SQLite reader/writer lock. Readers share a transaction.\n\n"
+                ":param lock_file: path to the lock database :param timeout: default wait in "
+                "seconds. ``-1`` waits up to SQLite's busy-timeout cap of about 23 days "
+                ":param is_singleton: reuse the instance for this resolved path\n\n"
+                ".. versionadded:: 3.21.0\n\n"
+                "get_lock(lock_file, timeout): Get the singleton lock for this path.\n"
+            ),
+        },
+    )
+    quoted_then_refused(
+        assistant,
+        ("In which filelock version was the SQLite ReadWriteLock added?", "3.21.0"),
+        ("In which filelock version was the is_singleton parameter added?", "version"),
+    )
