@@ -8,6 +8,7 @@ not in the evidence, or the evidence is not close enough, we say so.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -363,7 +364,18 @@ _VALUE_KINDS = frozenset(
         "price",
         "time",
         "version",
+        "complexity",
     ]
+)
+# "What is the running time of Edmonds-Karp?", "What is the performance of ...?"
+_COMPLEXITY_Q = re.compile(
+    r"\W*what(?:'s|’s| is| are)\s+the\s+(?:[\w-]+\s+){0,2}(?:running time|run-time|runtime|"
+    r"complexity|performance)\s+(?:of|for)\b"
+)
+# "O(n m^2)", "O(|E|*log|V|)", "runs in linear time"
+_COMPLEXITY = re.compile(
+    r"\b[OΘΩ]\s?\(|\b(?:linear|quadratic|cubic|logarithmic|exponential|polynomial|constant)"
+    r"[- ]time\b"
 )
 # "What exception does get_num_pages raise?", "What does make_zipfile raise if...?", "what
 # is raised when...": the answer names an exception. Not "What does an IndexError raised by
@@ -405,7 +417,7 @@ _SPELLED_KINDS = frozenset(["alias", "eponym", "expansion"])
 # a low voltage swing logic signal") and a version ("This is the Tcl 8.6.13 source
 # distribution" under "Detailed release notes can be found at...").
 _SAME_SOURCE_KINDS = frozenset(
-    [*_SPELLED_KINDS, "count", "date", "default", "exception", "license", "version"]
+    [*_SPELLED_KINDS, "count", "date", "default", "exception", "license", "version", "complexity"]
 )
 _YEAR_OR_DECADE = re.compile(_YEAR_OR_DECADE_TEXT)
 # A version: "3.21.0", "v2", "marshmallow 4", "Python 3"; not "``-1``" nor "about 23 days".
@@ -583,9 +595,14 @@ class ExtractiveAnswerer:
         retrieved = retrieval.scores()
         terms = lexical.topic(p.source for p in retrieval.passages)
         ranked = self.rank(question, retrieval, question_embedding, terms, document_text)
+        ranked = _without_other_entries(ranked, question.text, document_text)
         ranked, reason = self.lead(question, ranked, terms)
         if reason and question.kind == "version":
             ranked, reason = self._versioned_first(question, ranked, terms, document_text, reason)
+        if reason and question.kind == "complexity":
+            ranked, reason = self._running_time_first(
+                question, ranked, terms, document_text, reason
+            )
         if not reason and _RETURN_Q.match(question.text):
             ranked = _section_first(ranked, question.text, document_text, _RETURNS_SECTION)
         if question.kind == "exception" and ranked:
@@ -966,6 +983,35 @@ class ExtractiveAnswerer:
             return ranked, reason
         return [ranked[chosen], *ranked[:chosen], *ranked[chosen + 1 :]], ""
 
+    def _running_time_first(
+        self,
+        question: Question,
+        ranked: list[ScoredSentence],
+        terms: TopicTerms,
+        document_text: Callable[[str], str],
+        reason: str,
+    ) -> tuple[list[ScoredSentence], str]:
+        """ "What is the performance of unorderable_list_difference?": "it has O(n*n)
+        performance" says less of the question than the function's line, and is all the
+        answer there is. A sentence of the best's own entry (under the same function's
+        line) within twice the margin leads when it gives a running time."""
+        best = ranked[0]
+        entries = [m.start() for m in _FUNCTION_ENTRY.finditer(document_text(best.sentence.source))]
+
+        def entry_of(item: ScoredSentence) -> int:
+            return max((e for e in entries if e <= item.sentence.start), default=-1)
+
+        for i, item in enumerate(ranked[1:], start=1):
+            if item.score < best.score - 2 * MARGIN:
+                break
+            if (
+                item.sentence.source == best.sentence.source
+                and entry_of(item) == entry_of(best)
+                and not self.refusal_reason(question, [item], terms)
+            ):
+                return [item, *ranked[:i], *ranked[i + 1 :]], ""
+        return ranked, reason
+
     def _versioned_first(
         self,
         question: Question,
@@ -1117,6 +1163,8 @@ class ExtractiveAnswerer:
             )
         if question.kind == "default" and not setting and _another_entry_s(question, best, quoted):
             return "the question asks for a default and the evidence gives another entry's"
+        if question.kind == "complexity" and not _COMPLEXITY.search(quoted):
+            return "the question asks for a running time and the evidence gives none"
         if question.kind == "version" and not _VERSION_NUMBER.search(unasked):
             return "the question asks for a version and the evidence gives no number"
         if (
@@ -1642,6 +1690,8 @@ def _kind(text: str) -> str:
         return "price"
     if _LICENSE_Q.search(lowered):
         return "license"
+    if _COMPLEXITY_Q.match(lowered):
+        return "complexity"
     if _COUNT_Q.search(lowered):
         return "count"
     if _HOW_TO_Q.search(lowered):
@@ -2503,6 +2553,31 @@ _RETURNS_SECTION = re.compile(
 _RAISES_SECTION = re.compile(
     r"^[ \t]*Raises[ \t]*(?::|\n[ \t]*-{3,})[ \t]*\n(?:[ \t]*\S[^\n]*(?:\n|$))+", re.M
 )
+
+
+def _without_other_entries(
+    ranked: list[ScoredSentence], question: str, document_text: Callable[[str], str]
+) -> list[ScoredSentence]:
+    """ "What is the performance of safe_repr?": a sentence under another function's line
+    ("unorderable_list_difference(...): ... it has O(n*n) performance") is not about the
+    function the question names, when the best's source holds that function's line too:
+    such sentences of that source are no evidence (those before any function's line are)."""
+    if not ranked:
+        return ranked
+    source = ranked[0].sentence.source
+    entries = list(_FUNCTION_ENTRY.finditer(document_text(source)))
+    asked = {w.lower() for t in _TOKEN.findall(question) for w in t.split(".")}
+    named = [m.group("name").split(".")[-1].lower() in asked for m in entries]
+    if not any(named):
+        return ranked
+    starts = [m.start() for m in entries]
+
+    def elsewhere(item: ScoredSentence) -> bool:
+        at = bisect.bisect_right(starts, item.sentence.start) - 1
+        return item.sentence.source == source and at >= 0 and not named[at]
+
+    kept = [item for item in ranked if not elsewhere(item)]
+    return kept or ranked
 
 
 def _section_first(

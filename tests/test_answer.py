@@ -3177,3 +3177,70 @@ def test_a_class_s_version_note_answers_for_the_class(tmp_path, make_assistant) 
         ("In which filelock version was the SQLite ReadWriteLock added?", "3.21.0"),
         ("In which filelock version was the is_singleton parameter added?", "version"),
     )
+
+
+def test_a_running_time_is_quoted_from_its_notation(tmp_path, make_assistant) -> None:
+    """ "What is the performance of unorderable_list_difference?" asks for a running time:
+    "it has O(n*n) performance" answers, though the function's own line says more of the
+    question; a source giving no running time is no answer."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "util.txt": (
+                "unittest.util (module)\n\nVarious utility functions.\n\n"
+                "unorderable_list_difference(expected, actual): Same behavior as "
+                "sorted_list_difference but for lists of unorderable items (like dicts). As "
+                "it does a linear search per item (remove) it has O(n*n) performance.\n\n"
+                "safe_repr(obj, short): Return a repr of the object, shortened if asked.\n"
+            ),
+        },
+    )
+    quoted_then_refused(
+        assistant,
+        ("What is the performance of unittest.util's unorderable_list_difference?", "O(n*n)"),
+        ("What is the performance of unittest.util's safe_repr?", "running time"),
+    )
+
+
+def test_a_running_time_under_the_function_s_line_leads_from_further_down(assistant) -> None:
+    """ "it has O(n*n) performance" scores 0.13 under the function's line and covers less of
+    the question: it leads from within twice the margin, under the same function's line;
+    not another function's running time."""
+    from dataclasses import replace
+
+    from rag.answer import Question
+
+    answerer, terms = _answerer_and_terms(assistant)
+    text = (
+        "unittest.util (module)\n\n"
+        "unorderable_list_difference(expected, actual): Same behavior as sorted_list_difference"
+        " but for lists of unorderable items. It has O(n*n) performance.\n\n"
+        "sorted_list_difference(expected, actual): Finds elements in only one list. It runs "
+        "in linear time.\n"
+    )
+
+    def at(sentence: str, score: float, coverage: float):
+        item = _scored(sentence, score, coverage, f"unittest.util {sentence}")
+        start = text.index(sentence)
+        return replace(
+            item, sentence=replace(item.sentence, start=start, end=start + len(sentence))
+        )
+
+    line = at("unorderable_list_difference(expected, actual): Same behavior", 0.59, 0.77)
+    own = at("It has O(n*n) performance.", 0.46, 0.72)
+    other = at("It runs in linear time.", 0.55, 0.72)
+    question = Question.parse(
+        "What is the performance of unittest.util's unorderable_list_difference?", None
+    )
+    assert question.kind == "complexity"
+    reason = answerer.refusal_reason(question, [line], terms)
+    assert "running time" in reason
+    ranked, why = answerer._running_time_first(
+        question, [line, other, own], terms, lambda _: text, reason
+    )
+    assert why == "" and ranked[0] is own
+    ranked, why = answerer._running_time_first(
+        question, [line, other], terms, lambda _: text, reason
+    )
+    assert why == reason and ranked[0] is line
