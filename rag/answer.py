@@ -2035,7 +2035,8 @@ def _in_identifiers(names: set[str], text: str) -> bool:
 # "What is D-Bus used for?", "What are zombie processes?", "What does NumPy do?"
 _DEFINITION_Q = re.compile(
     r"^\W*(?:(?:what(?:'s| is| are| was| were)(?: the purpose of)?|who (?:is|was))\s+"
-    r"(?:an?\s+|the\s+)?(?P<term>[^?]+?)(?:\s+(?:used for|for|in [\w.-]+(?: [\w.-]+)?))?"
+    r"(?:an?\s+|the\s+)?(?P<term>[^?]+?)"
+    r"(?:\s+(?:used for|useful for|good for|for|in [\w.-]+(?: [\w.-]+)?))?"
     r"|what (?:does|do) (?:an?\s+|the\s+)?(?P<doer>[^?]+?) do(?: for a living)?)\s*\?*$",
     re.I,
 )
@@ -2047,7 +2048,11 @@ DEFINITION_MARGIN = 0.3  # how far below the best a sentence saying what a thing
 def _defined_term(question: str) -> str:
     """What a "what is X?" question asks to have defined, or ""."""
     match = _DEFINITION_Q.match(question.strip())
-    return (match.group("term") or match.group("doer")) if match else ""
+    if not match:
+        return ""
+    # "What is tmux and what does it let me do?" asks what tmux is.
+    term = match.group("term") or match.group("doer")
+    return re.split(r"\s+and\s+(?:what|how|why|who|which|where|when)\b", term, maxsplit=1)[0]
 
 
 def _defines(term: str, item: ScoredSentence) -> bool:
@@ -2056,7 +2061,9 @@ def _defines(term: str, item: ScoredSentence) -> bool:
     if item.opening:
         return True
     copula = _COPULA.match(item.sentence.text)
-    return bool(copula) and bool(set(stems(copula.group("before"))) & set(stems(term)))
+    # All of the term: "all matrix entries ... is the default dtype" says nothing of what
+    # the Sakurai matrix is.
+    return bool(copula) and set(stems(term)) <= set(stems(copula.group("before")))
 
 
 # "Greenlets are lightweight coroutines": the term itself, then a copula and what it is

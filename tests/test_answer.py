@@ -3244,3 +3244,18 @@ def test_a_running_time_under_the_function_s_line_leads_from_further_down(assist
         question, [line, other], terms, lambda _: text, reason
     )
     assert why == reason and ranked[0] is line
+
+
+def test_a_sentence_says_what_a_term_is_only_of_all_of_it() -> None:
+    """ "What is the Sakurai matrix useful for?" asks what the Sakurai matrix is for; "Since
+    all matrix entries are small integers, 'int8' is the default dtype" says what a dtype
+    is, not the Sakurai matrix: a sentence saying "<...> is a" defines the term only when
+    it names all of it."""
+    from rag.answer import _defined_term, _definition_rank
+
+    assert _defined_term("What is the Sakurai matrix useful for?") == "Sakurai matrix"
+    assert _defined_term("What is tmux and what does it let me do?") == "tmux"
+    dtype = "Since all matrix entries are small integers, ``'int8'`` is the default dtype."
+    assert _definition_rank("Sakurai matrix", _scored(dtype, 0.4, 0.66)) == 0
+    named = "The Sakurai matrix of order n is a banded symmetric matrix."
+    assert _definition_rank("Sakurai matrix", _scored(named, 0.4, 0.66)) == 1
