@@ -203,6 +203,12 @@ _MADE_BY = re.compile(
     r"implemented|introduced|proposed|conceived|authored|made|maintained)\s+(?:\w+\s+){0,3}?by\s+"
     r"(?:(?:Dr|Prof|Professor|Sir)\.?\s+)?[A-Z]"
 )
+# "Cory Benfield made an excellent blog post": a name, then what it made, says who.
+_NAME_MADE = re.compile(
+    r"(?<![\w.’'-])(?P<name>(?:[A-Z][\w.’'-]*\s+){0,2}[A-Z][\w’'-]*\w)\s+(?:wrote|created|"
+    r"invented|designed|developed|coined|devised|founded|built|implemented|introduced|"
+    r"proposed|conceived|authored|made|maintains|maintained|led)\b"
+)
 # "According to the base-files FAQ": the kind of document asked about, which its own
 # text seldom names, not a name the text must give.
 _DOCUMENT_KINDS = frozenset(["faq", "faqs", "readme", "changelog", "howto", "docs", "docstring"])
@@ -1196,6 +1202,7 @@ class ExtractiveAnswerer:
             and not self._names_beside(quoted, question, terms, strict)
             and not _cites_author(quoted, question.text)
             and not _fills_slot(question.text, quoted, terms)
+            and not _names_maker(quoted, question.text)
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
@@ -1746,6 +1753,21 @@ def _cites_author(sentence: str, question: str) -> bool:
         if cited:
             return True
     return False
+
+
+def _names_maker(sentence: str, question: str) -> bool:
+    """ "Who wrote the blog post...?": "Cory Benfield made an excellent blog post" names
+    the maker before the verb, with no word of the question beside the name. A name the
+    question gives ("Pygments made...") or a capitalised function word ("This made") is
+    none."""
+    if not _WHO_MADE_Q.match(question):
+        return False
+    asked = set(words(question))
+    return any(
+        not set(words(m.group("name"))) <= asked
+        and not all(w.lower() in stopwords() for w in m.group("name").split())
+        for m in _NAME_MADE.finditer(sentence)
+    )
 
 
 # "compatible with which language?", "In which applications are cables used?"

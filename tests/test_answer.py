@@ -3259,3 +3259,30 @@ def test_a_sentence_says_what_a_term_is_only_of_all_of_it() -> None:
     assert _definition_rank("Sakurai matrix", _scored(dtype, 0.4, 0.66)) == 0
     named = "The Sakurai matrix of order n is a banded symmetric matrix."
     assert _definition_rank("Sakurai matrix", _scored(named, 0.4, 0.66)) == 1
+
+
+def test_a_name_before_what_it_made_says_who(tmp_path, make_assistant) -> None:
+    """ "Who wrote the blog post about h11's approach?": "Cory Benfield made an excellent
+    blog post" names the maker before the verb, though no word of the question stands
+    beside the name; "This made h11 popular" names no one."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "h11.txt": (
+                "h11 README\n\nh11 is an HTTP/1.1 library written from scratch in Python.\n\n"
+                "It is a bring-your-own-I/O library. Cory Benfield made an excellent blog "
+                "post describing the benefits of this approach.\n"
+            ),
+            "wsproto.txt": (
+                "wsproto README\n\nwsproto is a WebSocket protocol stack in pure Python.\n\n"
+                "Its sans-I/O design was praised in a talk. This made the wsproto talk "
+                "popular among library authors.\n"
+            ),
+        },
+    )
+    quoted_then_refused(
+        assistant,
+        ("Who wrote the blog post about the bring-your-own-I/O approach of h11?", "Cory"),
+        ("Who wrote the talk praising the sans-I/O design of wsproto?", "names none"),
+    )
