@@ -1821,6 +1821,14 @@ def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
                     and new_at(i + 2)
                 ):
                     return True
+    # "Which component performs the functionality?": "this functionality is performed by
+    # the system catalog", the question's own verb and then who or what does it.
+    verbs = {_stem(w) for w in words(question) if w not in stopwords()}
+    if any(
+        tokens[i + 1] == "by" and _stem(tokens[i]) in verbs and new_at(i + 2)
+        for i in range(len(tokens) - 2)
+    ):
+        return True
     head = _asked_noun(question)
     if (
         head

@@ -3286,3 +3286,34 @@ def test_a_name_before_what_it_made_says_who(tmp_path, make_assistant) -> None:
         ("Who wrote the blog post about the bring-your-own-I/O approach of h11?", "Cory"),
         ("Who wrote the talk praising the sans-I/O design of wsproto?", "names none"),
     )
+
+
+def test_the_question_s_verb_then_by_names_the_doer(tmp_path, make_assistant) -> None:
+    """ "Which component performs the functionality of a data dictionary?": "this
+    functionality is performed by the system catalog", the question's own verb and then
+    who or what does it, in lower case; "performed by the DBMS" names what the question
+    already gives."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "data dictionary.txt": foldoc_entry(
+                "data dictionary",
+                "<database> A data structure holding metadata about a database. In a DBMS, "
+                "this functionality is performed by the system catalog.",
+            ),
+            "query optimiser.txt": foldoc_entry(
+                "query optimiser",
+                "<database> The part of a database that picks a plan for a query. In a "
+                "DBMS, query rewriting is performed by the DBMS itself.",
+            ),
+        },
+    )
+    quoted_then_refused(
+        assistant,
+        (
+            "In a DBMS, which component performs the functionality of a data dictionary?",
+            "system catalog",
+        ),
+        ("In a DBMS, which component performs query rewriting?", "names none"),
+    )
