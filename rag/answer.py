@@ -606,9 +606,10 @@ class ExtractiveAnswerer:
         if reason and question.kind == "version":
             ranked, reason = self._versioned_first(question, ranked, terms, document_text, reason)
         if reason and question.kind == "complexity":
-            ranked, reason = self._running_time_first(
-                question, ranked, terms, document_text, reason
-            )
+            text = document_text(ranked[0].sentence.source)
+            led = self._running_time_first(question, ranked, terms, text)
+            if led is not None:
+                ranked, reason = led, ""
         if not reason and _RETURN_Q.match(question.text):
             ranked = _section_first(ranked, question.text, document_text, _RETURNS_SECTION)
         if question.kind == "exception" and ranked:
@@ -990,19 +991,15 @@ class ExtractiveAnswerer:
         return [ranked[chosen], *ranked[:chosen], *ranked[chosen + 1 :]], ""
 
     def _running_time_first(
-        self,
-        question: Question,
-        ranked: list[ScoredSentence],
-        terms: TopicTerms,
-        document_text: Callable[[str], str],
-        reason: str,
-    ) -> tuple[list[ScoredSentence], str]:
+        self, question: Question, ranked: list[ScoredSentence], terms: TopicTerms, text: str
+    ) -> list[ScoredSentence] | None:
         """ "What is the performance of unorderable_list_difference?": "it has O(n*n)
         performance" says less of the question than the function's line, and is all the
         answer there is. A sentence of the best's own entry (under the same function's
-        line) within twice the margin leads when it gives a running time."""
+        line) within twice the margin leads when it gives a running time; None if none
+        does. `text` is the best's source's."""
         best = ranked[0]
-        entries = [m.start() for m in _FUNCTION_ENTRY.finditer(document_text(best.sentence.source))]
+        entries = [m.start() for m in _FUNCTION_ENTRY.finditer(text)]
 
         def entry_of(item: ScoredSentence) -> int:
             return max((e for e in entries if e <= item.sentence.start), default=-1)
@@ -1015,8 +1012,8 @@ class ExtractiveAnswerer:
                 and entry_of(item) == entry_of(best)
                 and not self.refusal_reason(question, [item], terms)
             ):
-                return [item, *ranked[:i], *ranked[i + 1 :]], ""
-        return ranked, reason
+                return [item, *ranked[:i], *ranked[i + 1 :]]
+        return None
 
     def _versioned_first(
         self,

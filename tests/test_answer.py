@@ -3236,14 +3236,9 @@ def test_a_running_time_under_the_function_s_line_leads_from_further_down(assist
     assert question.kind == "complexity"
     reason = answerer.refusal_reason(question, [line], terms)
     assert "running time" in reason
-    ranked, why = answerer._running_time_first(
-        question, [line, other, own], terms, lambda _: text, reason
-    )
-    assert why == "" and ranked[0] is own
-    ranked, why = answerer._running_time_first(
-        question, [line, other], terms, lambda _: text, reason
-    )
-    assert why == reason and ranked[0] is line
+    ranked = answerer._running_time_first(question, [line, other, own], terms, text)
+    assert ranked is not None and ranked[0] is own
+    assert answerer._running_time_first(question, [line, other], terms, text) is None
 
 
 def test_a_sentence_says_what_a_term_is_only_of_all_of_it() -> None:
