@@ -999,17 +999,13 @@ class ExtractiveAnswerer:
         line) within twice the margin leads when it gives a running time; None if none
         does. `text` is the best's source's."""
         best = ranked[0]
-        entries = [m.start() for m in _FUNCTION_ENTRY.finditer(text)]
-
-        def entry_of(item: ScoredSentence) -> int:
-            return max((e for e in entries if e <= item.sentence.start), default=-1)
-
+        starts = [m.start() for m in _FUNCTION_ENTRY.finditer(text)]
         for i, item in enumerate(ranked[1:], start=1):
             if item.score < best.score - 2 * MARGIN:
                 break
             if (
                 item.sentence.source == best.sentence.source
-                and entry_of(item) == entry_of(best)
+                and _entry_at(starts, item) == _entry_at(starts, best)
                 and not self.refusal_reason(question, [item], terms)
             ):
                 return [item, *ranked[:i], *ranked[i + 1 :]]
@@ -2589,6 +2585,23 @@ _RAISES_SECTION = re.compile(
 )
 
 
+def _asked_parts(question: str) -> set[str]:
+    """The question's words and the parts of its dotted names ("unittest.util"), lower-cased:
+    what a function's entry line may be named."""
+    return {w.lower() for t in _TOKEN.findall(question) for w in t.split(".")}
+
+
+def _entry_name(entry: re.Match[str]) -> str:
+    """ "unorderable_list_difference" of "unittest.util.unorderable_list_difference(...):"."""
+    return entry.group("name").split(".")[-1].lower()
+
+
+def _entry_at(starts: list[int], item: ScoredSentence) -> int:
+    """Which of the function entries starting at `starts` the item stands under; -1 if
+    none (it is before the first)."""
+    return bisect.bisect_right(starts, item.sentence.start) - 1
+
+
 def _without_other_entries(
     ranked: list[ScoredSentence], question: str, document_text: Callable[[str], str]
 ) -> list[ScoredSentence]:
@@ -2600,14 +2613,14 @@ def _without_other_entries(
         return ranked
     source = ranked[0].sentence.source
     entries = list(_FUNCTION_ENTRY.finditer(document_text(source)))
-    asked = {w.lower() for t in _TOKEN.findall(question) for w in t.split(".")}
-    named = [m.group("name").split(".")[-1].lower() in asked for m in entries]
+    asked = _asked_parts(question)
+    named = [_entry_name(m) in asked for m in entries]
     if not any(named):
         return ranked
     starts = [m.start() for m in entries]
 
     def elsewhere(item: ScoredSentence) -> bool:
-        at = bisect.bisect_right(starts, item.sentence.start) - 1
+        at = _entry_at(starts, item)
         return item.sentence.source == source and at >= 0 and not named[at]
 
     kept = [item for item in ranked if not elsewhere(item)]
@@ -2628,7 +2641,7 @@ def _section_first(
     ("Returns\n-------\nThe old default dtype state: a namedtuple..."): the entry line
     says what X does, not what it returns or raises."""
     best = ranked[0]
-    asked = {w.lower() for t in _TOKEN.findall(question) for w in t.split(".")}
+    asked = _asked_parts(question)
     for item in ranked:
         if item.score < best.score - 2 * MARGIN:
             break
@@ -2636,7 +2649,7 @@ def _section_first(
         if (
             (item.sentence.source != best.sentence.source and not any_source)
             or entry is None
-            or entry.group("name").split(".")[-1].lower() not in asked
+            or _entry_name(entry) not in asked
         ):
             continue
         text = document_text(item.sentence.source)

@@ -64,13 +64,19 @@ def foldoc_entry(term: str, *paragraphs: str) -> str:
     return f"{term} (FOLDOC entry)\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
+def answer_quoting(assistant: Assistant, question: str, text: str):
+    """The answer to question, not a refusal, its first quote holding the text given."""
+    answer = answered(assistant, question)
+    assert text in answer.citations[0].quote, answer.text
+    return answer
+
+
 def quoted_then_refused(
     assistant: Assistant, asked: tuple[str, str], refused: tuple[str, str]
 ) -> None:
     """The first question is answered, its first quote holding the text given; the second
     is refused for the reason given."""
-    answer = answered(assistant, asked[0])
-    assert asked[1] in answer.citations[0].quote, answer.text
+    answer_quoting(assistant, *asked)
     refusal(assistant, *refused)
 
 
@@ -1642,12 +1648,12 @@ def test_a_year_may_come_from_a_sentence_saying_less(tmp_path, make_assistant) -
     year: the sentence about the nickname covers more of the question and gives none; the
     one before it in the same entry gives 1976 and answers."""
     assistant = assistant_over(make_assistant, tmp_path / "docs", {"bignum.txt": EL_CAMINO})
-    answer = answered(
+    answer_quoting(
         assistant,
         'In what year did the MIT hacker visit Stanford and give El Camino Real its "Bignum" '
         "nickname?",
+        "1976",
     )
-    assert "1976" in answer.citations[0].quote, answer.text
 
 
 def test_a_maximum_is_a_limit_the_evidence_states(tmp_path, make_assistant) -> None:
@@ -3084,8 +3090,9 @@ def test_a_lower_case_word_in_the_question_s_open_place_answers(tmp_path, make_a
             ),
         },
     )
-    answer = answered(assistant, "Perl is backward compatible with which language?")
-    assert "compatible with awk" in answer.citations[0].quote, answer.text
+    answer_quoting(
+        assistant, "Perl is backward compatible with which language?", "compatible with awk"
+    )
     quoted_then_refused(
         assistant,
         ("Which nerve is compressed in carpal tunnel syndrome?", "the median nerve"),
@@ -3114,14 +3121,17 @@ def test_dotted_names_and_bracketed_terms_are_names(tmp_path, make_assistant) ->
             ),
         },
     )
-    answer = answered(assistant, "Which Usenet newsgroup does FOLDOC list for neural networks?")
-    assert "comp.ai.neural-nets" in answer.citations[0].quote, answer.text
-    answer = answered(
+    answer_quoting(
+        assistant,
+        "Which Usenet newsgroup does FOLDOC list for neural networks?",
+        "comp.ai.neural-nets",
+    )
+    answer_quoting(
         assistant,
         "What is it called when an expression can always be replaced by its value "
         "without changing the result?",
+        "(referential transparency)",
     )
-    assert "(referential transparency)" in answer.citations[0].quote, answer.text
 
 
 def test_how_long_is_answered_by_a_duration(tmp_path, make_assistant) -> None:
