@@ -261,6 +261,12 @@ _PRICE = re.compile(
 )
 # "...a proto with the same name" asks for no name.
 _NAME_Q = re.compile(r"(?<!same )\bname[ds]?\b|\bcalled\b|\btitled\b")
+# "What happens to the GIL while a function ... is being called?": a call, not a name.
+_CALL_Q = re.compile(
+    r"\b(?:being|when|whenever|if|once|after|before|while)\s+(?:\S+\s+){0,6}?called\b"
+    r"|\bcalled\s+(?:with|on|from|twice|again|repeatedly)\b"
+    r"|^\W*what happens\b"
+)
 # "What is another name for the Lanczos window?" asks for an alias, often no proper name
 # ("also known as a sinc window"): the evidence must give one as an alias.
 _ALIAS_Q = re.compile(
@@ -1714,7 +1720,12 @@ def _kind(text: str) -> str:
     if _ALIAS_Q.search(lowered):
         return "alias"
     # "How are the steps named?" asks for a way of naming, not for a name.
-    if _NAME_Q.search(lowered) and not re.match(r"\W*how\b", lowered):
+    if (
+        _NAME_Q.search(lowered)
+        and not re.match(r"\W*how\b", lowered)
+        and not _CALL_Q.search(lowered)
+        and not _YES_NO_Q.match(lowered)
+    ):
         return "name"
     if (
         _SAID_Q.search(lowered)
@@ -1765,11 +1776,17 @@ def _names_maker(sentence: str, question: str) -> bool:
 
 # "compatible with which language?", "In which applications are cables used?"
 _SLOT_Q = re.compile(
-    r"\b(with|in|on|from|by|for|to|into|under|at)\s+(?:which|what)\b(?!\s+(?:extent|way)\b)",
+    r"\b(with|in|on|from|by|for|to|into|under|at|of|like)\s+(?:which|what)\b"
+    r"(?!\s+(?:extent|way)\b)",
     re.I,
 )
 _ARTICLES = frozenset(["the", "a", "an"])
+_POSSESSIVE_S = re.compile(r"['’]s$")
+_EXAMPLE_Q = re.compile(r"\b(?:typical|example|examples|instance)\b", re.I)
+_EXAMPLE_GIVEN = re.compile(r"\be\.g\.|\bfor (?:example|instance)\b|\bsuch as\b", re.I)
 _AUXILIARY = r"(?:is|are|was|were|does|do|did|has|have|had|can|could|should|would|will|must)"
+# "Should I pass __name__ as the name argument?" asks yes or no, not for a name.
+_YES_NO_Q = re.compile(rf"\W*{_AUXILIARY}\b(?!.*\b(?:what|which|who)\b)")
 
 
 def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
@@ -1781,18 +1798,21 @@ def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
     "Which nerve is compressed?" by "the median nerve" (a new word before the noun
     "which" asks about). Words in a large share of passages fill nothing."""
     asked = set(words(question)) | set(stems(question))
-    tokens = [t.lower() for t in _TOKEN.findall(_URL.sub(" ", sentence))]
+    sentence = _URL.sub(" ", sentence)
+    tokens = [t.lower() for t in _TOKEN.findall(sentence)]
 
     def new_at(i: int) -> bool:
         while i < len(tokens) and tokens[i] in _ARTICLES:
             i += 1
+        if i >= len(tokens):
+            return False
+        word = _POSSESSIVE_S.sub("", tokens[i])  # "an dodecahedron's edge/vertex graph"
         return (
-            i < len(tokens)
-            and tokens[i].isalpha()
-            and tokens[i] not in stopwords()
-            and tokens[i] not in asked
-            and _stem(tokens[i]) not in asked
-            and not (terms is not None and _is_common(tokens[i], terms))
+            word.isalpha()
+            and word not in stopwords()
+            and word not in asked
+            and _stem(word) not in asked
+            and not (terms is not None and _is_common(word, terms))
         )
 
     slot = _SLOT_Q.search(question)
@@ -1805,8 +1825,14 @@ def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
         else:
             clause = _TOKEN.findall(re.split(r"[,?]", question[slot.end() :])[0].lower())
             word = clause[-1] if clause else ""
+        preposition = slot.group(1).lower()
+        # "A logical left shift is like which arithmetic operation?": "like multiplying
+        # by two"; "like" says the slot where the word before it is only "is".
+        if preposition == "like" and any(
+            t == "like" and new_at(i + 1) for i, t in enumerate(tokens)
+        ):
+            return True
         if word and word not in stopwords():
-            preposition = slot.group(1).lower()
             for i in range(len(tokens) - 2):
                 if (
                     tokens[i + 1] == preposition
@@ -1814,6 +1840,12 @@ def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
                     and new_at(i + 2)
                 ):
                     return True
+    # "What is a typical application for which isochronous communication is suited?":
+    # "e.g. video conferencing" gives one.
+    if _EXAMPLE_Q.search(question) and any(
+        new_at(len(_TOKEN.findall(sentence[: m.end()]))) for m in _EXAMPLE_GIVEN.finditer(sentence)
+    ):
+        return True
     # "Which component performs the functionality?": "this functionality is performed by
     # the system catalog", the question's own verb and then who or what does it.
     verbs = {_stem(w) for w in words(question) if w not in stopwords()}

@@ -529,6 +529,12 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         ("When does MorphOp.load_lut raise an exception?", "other"),
         ("When is it appropriate to pass checked=False?", "other"),
         ("What do the default check_* methods verify about input parameters?", "other"),
+        # A function being called is invoked, not named; a yes-or-no question asks no name.
+        ("What happens to the GIL while a function of the library is being called?", "other"),
+        ("What does foo return when called with no arguments?", "other"),
+        ("What is the person who runs a bulletin board system usually called?", "name"),
+        ("Should I pass __name__ as the name argument to get_meter?", "other"),
+        ("Is there a cut-down variant of the font, and what is it called?", "name"),
     ],
 )
 def test_what_the_question_asks_for(question: str, kind: str) -> None:
@@ -3322,3 +3328,48 @@ def test_the_question_s_verb_then_by_names_the_doer(tmp_path, make_assistant) ->
         ),
         ("In a DBMS, which component performs query rewriting?", "names none"),
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "fills"),
+    [
+        (
+            "In Hunt the Wumpus, the cave had the topology of which solid's graph?",
+            "The wumpus lived in a cave with the topology of an dodecahedron's graph.",
+            True,
+        ),
+        (
+            "In Hunt the Wumpus, the cave had the topology of which solid's graph?",
+            "The wumpus lived in a hut with the topology of the cave.",
+            False,  # "cave" is the question's own word
+        ),
+        (
+            "A logical left shift is like which arithmetic operation?",
+            "A left shift moves the bits to more significant positions (like multiplying by two).",
+            True,
+        ),
+        (
+            "A logical left shift is like which arithmetic operation?",
+            "A left shift moves the bits to more significant positions.",
+            False,
+        ),
+        (
+            "What is a typical application for which isochronous communication is suited?",
+            "It suits applications where a steady stream matters, e.g. video conferencing.",
+            True,
+        ),
+        (
+            "What is a typical application for which isochronous communication is suited?",
+            "It suits applications where a steady stream matters more than accuracy.",
+            False,
+        ),
+    ],
+)
+def test_a_lower_case_word_fills_the_place_the_question_leaves_open(
+    question: str, sentence: str, fills: bool
+) -> None:
+    """ "of which solid's", "like which operation", "a typical application": the word
+    after the question's own words (its possessive too), or after "e.g.", answers."""
+    from rag.answer import _fills_slot
+
+    assert _fills_slot(question, sentence, None) is fills
