@@ -132,6 +132,13 @@ _FRAMING = frozenset(
         "place",
         "refer",  # what does X refer to
         "refers",
+        # Words naming the source the question asks of, not what it says: "according to
+        # its README", "do the docs say". (Not "FOLDOC": its entries' titles say it.)
+        "readme",
+        "docs",
+        "documentation",
+        "docstring",
+        "docstrings",
     ]
 )
 # Words naming the form of the answer ("What does the acronym ONNX stand for?"): no key
@@ -2283,6 +2290,9 @@ def _key_terms(text: str) -> tuple[str, ...]:
     # "the term vaxocentrism" asks about vaxocentrism ("What term is used for..." still asks
     # for a term), and "What does Casper do for a living?" about Casper.
     rest = _FRAMING_PHRASE.sub(" ", _DOTTED_NUMBER.sub(" ", text))
+    # "What does error code 161 mean?", "what does it mean to handwave?": a meaning is
+    # asked for; the evidence gives it without the word (not "the mean of the sample").
+    rest = _ASKS_MEANING.sub(r"\1", rest)
     terms = dict.fromkeys(
         dotted
         + [
@@ -2306,6 +2316,7 @@ _FRAMING_PHRASE = re.compile(
     r"|\b(?:what|which) (?:year|month|decade|century)\b",
     re.I,
 )
+_ASKS_MEANING = re.compile(r"\b((?:does|do|did)\b.*?)\bmean\b", re.I)
 _DEFINITE = re.compile(r"\bthe [a-z]+\b")
 _SUBJECT = re.compile(r"\b(he|she|they|him|them|it)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|their|its)\b", re.I)

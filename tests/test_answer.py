@@ -803,6 +803,16 @@ def test_words_framing_a_question_are_no_key_terms() -> None:
     assert "since" not in Question.parse("Since which release is it stable?", None).key_terms
     example = Question.parse("Which database is given as an example of one using striping?", None)
     assert example.key_terms == ("database", "one", "using", "striping")
+    # A meaning is asked for, of what the source says; "the mean" is a thing asked about.
+    assert Question.parse("In hacker jargon, what does it mean to handwave?", None).key_terms == (
+        "hacker",
+        "jargon",
+        "handwave",
+    )
+    assert "mean" in Question.parse("What is the mean of the sample?", None).key_terms
+    readme = Question.parse("Which libraries does tmux depend on, according to its README?", None)
+    assert readme.key_terms == ("libraries", "tmux", "depend")
+    assert "docs" not in Question.parse("What do the docs say of the timeout?", None).key_terms
 
 
 def test_a_name_inside_an_identifier_is_mentioned(tmp_path, make_assistant) -> None:
