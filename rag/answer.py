@@ -649,6 +649,8 @@ class ExtractiveAnswerer:
                 reason = self.refusal_reason(question, ranked, terms)
         if ranked and _asks_default(question) and (not reason or reason == _NO_DEFAULT):
             entry = _named_entry_default(ranked[0], question.text, document_text)
+            if entry is None and reason == _NO_DEFAULT:
+                entry = _entry_body_default(ranked[0], question.text, document_text)
             if entry is not None:
                 ranked = [entry, *ranked[1:]]
                 reason = self.refusal_reason(question, ranked, terms)
@@ -1295,6 +1297,10 @@ class ExtractiveAnswerer:
             return ""
         text = f"{lead.title} {document_text(lead.sentence.source)}"
         for number in numbers:
+            # "OAuth 2" is named by "oauthlib.oauth2.rfc6749" too, the number glued on.
+            glued = re.search(rf"(\w+)\s+{re.escape(number)}(?![\w.])", question.text)
+            if glued and f"{glued.group(1)}{number}".lower() in text.lower():
+                continue
             if not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w])", text):
                 # "How much did an IBM 704 cost?" is not answered by "IBM introduced the
                 # Advanced 36 for $9,000", from a text never naming the 704.
@@ -2467,6 +2473,65 @@ def _named_entry_default(
             quoted = _span_sentence(best.sentence, text, *span)
             return replace(best, sentence=quoted, before=None, after=(), follows="")
     return None
+
+
+def _entry_body_default(
+    best: ScoredSentence, question: str, document_text: Callable[[str], str]
+) -> ScoredSentence | None:
+    """ "What are the default relative and absolute tolerances of scipy's DOP853?": the
+    best, "The solver keeps the local error estimates less than ``atol + rtol * abs(y)``",
+    stands in the entry "rtol, atol : float and array_like, optional", whose body says
+    eight sentences on "Default values are 1e-3 for `rtol` and 1e-6 for `atol`." That
+    sentence, the first of the entry giving a default; None when the best stands in no
+    entry (an indented body under a line like "name : type") or its entry gives none."""
+    text = document_text(best.sentence.source)
+    line = text.rfind("\n", 0, best.sentence.start) + 1
+    head = _entry_line_above(text, line)
+    if head is None:
+        return None
+    indent = _indent_at(text, head)
+    body = text.find("\n", head)
+    if body < 0:
+        return None
+    end = at = body + 1
+    while at < len(text):
+        line_end = text.find("\n", at)
+        line_end = len(text) if line_end < 0 else line_end
+        if text[at:line_end].strip() and _indent_at(text, at) <= indent:
+            break  # the next entry, or the section's end
+        end, at = line_end, line_end + 1
+    for part in _BODY_SENTENCE.finditer(text, body, end):
+        if _gives_default(" ".join(part.group().split()), question):
+            quoted = _span_sentence(best.sentence, text, part.start(), part.end())
+            return replace(best, sentence=quoted, before=None, after=(), follows="")
+    return None
+
+
+def _entry_line_above(text: str, line: int) -> int | None:
+    """Where the entry line a text line stands in starts: the line itself when it opens
+    an entry, else the nearest line above indented less; None when that opens no entry."""
+    if _opens_entry(text, line):
+        return line
+    indent = _indent_at(text, line)
+    at = line
+    while at > 0:
+        at = text.rfind("\n", 0, at - 1) + 1
+        if text[at : text.find("\n", at)].strip() and _indent_at(text, at) < indent:
+            return at if _opens_entry(text, at) else None
+    return None
+
+
+def _opens_entry(text: str, line: int) -> bool:
+    return bool(_ENTRY_HEAD.match(text, line) or _NAMES_ENTRY.match(text, line))
+
+
+# A NumPy-style entry of several parameters: "rtol, atol : float and array_like, optional".
+_NAMES_ENTRY = re.compile(r"[ \t]*\w+(?:,[ \t]*\w+)+[ \t]+:[ \t]")
+
+
+# A sentence of an entry's body, over its line breaks: "Default values are\n    1e-3 for
+# `rtol` and 1e-6 for `atol`." ("np.inf" and "1e-3" end none).
+_BODY_SENTENCE = re.compile(r"\S(?:[^.!?]|[.!?](?!\s))*[.!?]?")
 
 
 def _entry_default_span(

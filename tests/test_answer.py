@@ -3383,3 +3383,94 @@ def test_a_lower_case_word_fills_the_place_the_question_leaves_open(
     from rag.answer import _fills_slot
 
     assert _fills_slot(question, sentence, None) is fills
+
+
+_SOLVER_DOC = (
+    "scipy.integrate.RK8 (class)\n\n"
+    "Explicit Runge-Kutta method of order 8.\n\n"
+    "Parameters\n----------\n"
+    "fun : callable\n"
+    "    Right-hand side of the system. The calling signature is ``fun(t, y)``.\n"
+    "max_step : float, optional\n"
+    "    Maximum allowed step size. Default is np.inf, i.e. the step size is not\n"
+    "    bounded and determined solely by the solver.\n"
+    "rtol, atol : float and array_like, optional\n"
+    "    Relative and absolute tolerances. The solver keeps the local error\n"
+    "    estimates less than ``atol + rtol * abs(y)``. Here `rtol` controls a\n"
+    "    relative accuracy (number of correct digits), while `atol` controls\n"
+    "    absolute accuracy (number of correct decimal places). If components of y\n"
+    "    have different scales, it might be beneficial to set different `atol`\n"
+    "    values for different components. Default values are\n"
+    "    1e-3 for `rtol` and 1e-6 for `atol`.\n"
+    "vectorized : bool, optional\n"
+    "    Whether `fun` is implemented in a vectorized fashion. Default is False.\n"
+)
+
+
+def test_a_default_said_further_down_its_entry_answers(tmp_path, make_assistant) -> None:
+    """ "What are the default relative and absolute tolerances?": the entry the best
+    sentence stands in ("rtol, atol : ...") says its defaults sentences later, over a line
+    break."""
+    assistant = assistant_over_readmes(make_assistant, tmp_path / "docs", {"rk8.txt": _SOLVER_DOC})
+    answer = answer_quoting(
+        assistant,
+        "What are the default relative and absolute tolerances of scipy's RK8 solver?",
+        "Default values are\n    1e-3 for `rtol`",
+    )
+    assert "1e-6" in answer.citations[0].quote
+
+
+def test_the_entry_a_line_stands_in_ends_at_the_next_entry() -> None:
+    """The entry of a body line is the nearest line above indented less, when that opens
+    an entry; its default is the first sentence of its own body giving one, not the next
+    entry's ("Default is False.")."""
+    import numpy as np
+
+    from rag.answer import ScoredSentence, _entry_body_default, _entry_line_above
+    from rag.index import StoredSentence
+
+    line = _SOLVER_DOC.index("    bounded and determined")
+    assert _SOLVER_DOC[_entry_line_above(_SOLVER_DOC, line) :].startswith("max_step")
+    assert _entry_line_above("Intro.\n\n    An indented example.\n", 8) is None
+
+    def default_for(sentence: str) -> str | None:
+        start = _SOLVER_DOC.index(sentence)
+        stored = StoredSentence(
+            "s", "rk8.txt", start, start + len(sentence), 0, sentence, np.zeros(384), sentence
+        )
+        found = _entry_body_default(
+            ScoredSentence(stored, "", 0.5, 0.5), "What is the default?", lambda _: _SOLVER_DOC
+        )
+        return None if found is None else " ".join(found.sentence.text.split())
+
+    assert default_for("The solver keeps the local error") == (
+        "Default values are 1e-3 for `rtol` and 1e-6 for `atol`."
+    )
+    assert default_for("Right-hand side of the system.") is None  # fun's entry gives none
+    # Google style: a line opening an entry under "Args:" is its own entry's line.
+    google = (
+        'Args:\n    nodes (list):\n        The nodes.\n    lang (str):\n        Defaults to "en".\n'
+    )
+    assert _entry_line_above(google, google.index("    nodes")) == google.index("    nodes")
+    assert default_for("Whether `fun` is implemented") == "Default is False."
+
+
+def test_a_model_number_glued_to_its_name_is_mentioned(tmp_path, make_assistant) -> None:
+    """ "an OAuth 2 authorization server": "oauthlib.oauth2.endpoints" names OAuth 2, the
+    number glued to the name; a text naming only "OAuth" does not."""
+    body = (
+        "Authorization endpoint - used by the client to obtain authorization.\n\n"
+        'The authorization server MUST support the use of the HTTP "GET" method for the '
+        "authorization endpoint.\n"
+    )
+    question = "Which HTTP method must an OAuth 2 authorization server support?"
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {"ep.txt": f"oauthlib.oauth2.endpoints (class)\n\n{body}"},
+    )
+    answer_quoting(assistant, question, '"GET" method')
+    other = assistant_over_readmes(
+        make_assistant, tmp_path / "other", {"ep.txt": f"oauthlib.endpoints (class)\n\n{body}"}
+    )
+    refusal(other, question, "does not mention 2")
