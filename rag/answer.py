@@ -314,6 +314,15 @@ _DURATION = re.compile(
     r"\b(\d+(?:\.\d+)?)\s*(?:ms|milliseconds?|seconds?|secs?|minutes?|mins?|hours?|days?|"
     r"weeks?|months?|years?)\b"
 )
+# "How much data can a blu-ray disc hold?": "50,000 megabytes" says how much, in a unit of
+# what is asked ("1 GHz" is no amount of RAM).
+_HOW_MUCH_DATA_Q = re.compile(
+    r"\bhow much (?:\w+ )?(?:data|memory|ram|storage|space|disk space|capacity)\b", re.I
+)
+_DATA_SIZE = re.compile(
+    r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(?:[kKMGT]i?B|bytes?|kilobytes?|megabytes?|gigabytes?|"
+    r"terabytes?)(?!\w)"
+)
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|"
     r"million|billion|several|few)\b",
@@ -1362,6 +1371,10 @@ class ExtractiveAnswerer:
             m.group(1) not in asked for m in _DURATION.finditer(sentence)
         ):
             return True  # "about 23 days" says how long, whatever it stands beside
+        if _HOW_MUCH_DATA_Q.search(question.text) and any(
+            m.group(1) not in asked for m in _DATA_SIZE.finditer(sentence)
+        ):
+            return True
         counted = _COUNTED.search(question.text.lower())
         return self._names_beside(
             sentence,
@@ -1411,9 +1424,10 @@ class ExtractiveAnswerer:
         sentence = _URL.sub(" ", sentence)
         tokens = [t for t in _TOKEN.findall(sentence) if not (t.islower() and t in stopwords())]
         person = bool(_WHO_Q.match(question.text.lower())) or head in _ORGANISATION_HEADS
-        if person:
+        if person and is_value is None:
             # A person or a company is no date, and a date does not separate one from what
-            # they did: "perfected on 29 January 1901 by Allen B DuMont".
+            # they did: "perfected on 29 January 1901 by Allen B DuMont". (Not when a number
+            # is asked for too: "Who coined OLAP, and with how many rules?", "with 12".)
             tokens = [t for t in tokens if not (_MONTH.fullmatch(t) or _DAY_OR_YEAR.fullmatch(t))]
         quoted = set(_QUOTED.findall(sentence)) | set(_SINGLE_QUOTED.findall(sentence))
         # 'An optimisation known as "intelligent backtracking"': each word of a short
@@ -1833,12 +1847,20 @@ def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
         # After a leading clause ("According to FOLDOC, in which..."), the preposition opens.
         before = _TOKEN.findall(question[: slot.start()].rsplit(",", 1)[-1].lower())
         before = [w for w in before if w not in _ARTICLES]
-        if before:
-            word = before[-1]
-        else:
-            clause = _TOKEN.findall(re.split(r"[,?]", question[slot.end() :])[0].lower())
-            word = clause[-1] if clause else ""
+        clause = _TOKEN.findall(re.split(r"[,?]", question[slot.end() :])[0].lower())
+        word = before[-1] if before else clause[-1] if clause else ""
         preposition = slot.group(1).lower()
+        # "From which model does the Multi-headed Latent Attention come?": "Latent
+        # Attention (MLA) from Deepseek V2", the preposition a word or two after what the
+        # fronted clause names.
+        named = {_stem(w) for w in clause[1:] if w not in stopwords()}
+        if not before and any(
+            t == preposition
+            and any(_stem(w) in named for w in tokens[max(0, i - 2) : i])
+            and new_at(i + 1)
+            for i, t in enumerate(tokens)
+        ):
+            return True
         # "A logical left shift is like which arithmetic operation?": "like multiplying
         # by two"; "like" says the slot where the word before it is only "is".
         if preposition == "like" and any(

@@ -3369,6 +3369,16 @@ def test_the_question_s_verb_then_by_names_the_doer(tmp_path, make_assistant) ->
             True,
         ),
         (
+            "From which model does the Multi-headed Latent Attention come?",
+            "Multi-headed Latent Attention (MLA) from Deepseek V2, with rope interleave.",
+            True,
+        ),
+        (
+            "From which model does the Multi-headed Latent Attention come?",
+            "Multi-headed Latent Attention (MLA) from the model.",
+            False,
+        ),
+        (
             "What is a typical application for which isochronous communication is suited?",
             "It suits applications where a steady stream matters more than accuracy.",
             False,
@@ -3474,3 +3484,37 @@ def test_a_model_number_glued_to_its_name_is_mentioned(tmp_path, make_assistant)
         make_assistant, tmp_path / "other", {"ep.txt": f"oauthlib.endpoints (class)\n\n{body}"}
     )
     refusal(other, question, "does not mention 2")
+
+
+def test_a_number_answers_beside_a_person_and_a_measure_says_how_much(
+    tmp_path, make_assistant
+) -> None:
+    """ "Who coined OLAP, and with how many rules?": "in 1993 with 12 "rules"" gives the
+    number, though a date stands between a person and what they did; "How much data can a
+    blu-ray disc hold?": "50,000 megabytes", in a unit of data, says how much."""
+    assistant = assistant_over_readmes(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "olap.txt": foldoc_entry(
+                "OLAP",
+                "<database> On-line analytical processing.",
+                'The term was originally coined by Dr. Codd in 1993 with 12 "rules".',
+            ),
+            "floppy.txt": foldoc_entry(
+                "floppy disk",
+                "<storage> A removable magnetic disk.",
+                "Floppy disks were replaced by optical media for their capacity, e.g. 50,000 "
+                "megabytes for a dual-layer blu-ray disc.",
+            ),
+            "powermac.txt": foldoc_entry(
+                "Power Macintosh",
+                "<computer> Apple's line of PowerPC Macintoshes.",
+                "The Power Mac G4 was the first Power Mac to clock at 1 GHz.",
+            ),
+        },
+    )
+    answer_quoting(assistant, "Who originally coined the term OLAP, and with how many rules?", "12")
+    answer_quoting(assistant, "How much data can a dual-layer blu-ray disc hold?", "50,000")
+    # "1 GHz" is no amount of RAM.
+    refusal(assistant, "How much RAM did the first Power Mac G4 ship with?", "gives none")
