@@ -676,7 +676,7 @@ class ExtractiveAnswerer:
                 )
         if reason:
             return Answer(question.text, REFUSAL, True, note=reason, retrieved=retrieved)
-        ranked = [_under_version_note(ranked[0]), *ranked[1:]]
+        ranked = _new_terms_first(question, [_under_version_note(ranked[0]), *ranked[1:]])
         chosen = self.choose(
             ranked, lambda s: self.supports(question, s, terms, document_text, titled, named)
         )
@@ -1607,6 +1607,25 @@ _MEANS = re.compile(r"\b(by|using|via|through|thanks to|relies on|uses)\b", re.I
 _MEANS_AFTER = re.compile(
     r"^\W*(it|this|they|these|that|which)\b.{0,40}?\b(by|using|via|through|uses)\b", re.I
 )
+
+
+def _new_terms_first(question: Question, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The lead, then of the sentences within MARGIN of it those saying more words of the
+    question that the lead's quote and title do not first, in score order at a tie: at most
+    MAX_SENTENCES are quoted, and "If the requested amount is less than Min, it is rounded
+    up" (fifth by score) says the "less than the Min" that "What happens when the
+    requested capacity is less than the Min?" asks and the four above it do not."""
+    if len(ranked) < 3:
+        return ranked
+    lead = ranked[0]
+    asked = {_stem(w) for w in question.key_terms}
+    said = set(stems(f"{lead.title} {lead.sentence.text}"))  # its quote, and what it is of
+    floor = lead.score - MARGIN
+
+    def order(item: ScoredSentence) -> tuple[bool, int]:
+        return item.score < floor, -len((asked - said) & set(stems(item.sentence.text)))
+
+    return [lead, *sorted(ranked[1:], key=order)]
 
 
 def _means_after(ranked: list[ScoredSentence]) -> ScoredSentence | None:

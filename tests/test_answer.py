@@ -3518,3 +3518,23 @@ def test_a_number_answers_beside_a_person_and_a_measure_says_how_much(
     answer_quoting(assistant, "How much data can a dual-layer blu-ray disc hold?", "50,000")
     # "1 GHz" is no amount of RAM.
     refusal(assistant, "How much RAM did the first Power Mac G4 ship with?", "gives none")
+
+
+def test_sentences_saying_more_of_the_question_are_quoted_after_the_lead() -> None:
+    """Three sentences are quoted at most: within MARGIN of the lead, the one saying the
+    "less than the Min" the lead does not comes before higher ones that repeat it; one
+    further below stays below, whatever it says."""
+    from rag.answer import MARGIN, Question, _new_terms_first
+
+    question = Question.parse("What happens when the requested amount is less than the Min?", None)
+    lead = _scored("If the requested amount exceeds Max, the request fails.", 0.65, 0.6)
+    repeats = _scored("The requested amount is checked by the policy.", 0.64, 0.5)
+    says_more = _scored("If the requested amount is less than Min, it is rounded up.", 0.6, 0.8)
+    far = _scored("Less than the Min is never allowed.", 0.65 - MARGIN - 0.01, 0.7)
+    ordered = _new_terms_first(question, [lead, repeats, far, says_more])
+    assert [s.sentence.text for s in ordered] == [
+        lead.sentence.text,
+        says_more.sentence.text,
+        repeats.sentence.text,
+        far.sentence.text,
+    ]
