@@ -1610,8 +1610,9 @@ _MEANS_AFTER = re.compile(
 
 
 def _new_terms_first(question: Question, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
-    """The lead, then of the sentences within MARGIN of it those saying more words of the
-    question that the lead's quote and title do not first, in score order at a tie: at most
+    """The lead, then of the sentences within MARGIN of it those of its source saying more
+    words of the question that its quote and title do not first (a citation of another
+    document is less likely of the one asked about), in score order at a tie: at most
     MAX_SENTENCES are quoted, and "If the requested amount is less than Min, it is rounded
     up" (fifth by score) says the "less than the Min" that "What happens when the
     requested capacity is less than the Min?" asks and the four above it do not."""
@@ -1623,6 +1624,8 @@ def _new_terms_first(question: Question, ranked: list[ScoredSentence]) -> list[S
     floor = lead.score - MARGIN
 
     def order(item: ScoredSentence) -> tuple[bool, int]:
+        if item.sentence.source != lead.sentence.source:
+            return item.score < floor, 0
         return item.score < floor, -len((asked - said) & set(stems(item.sentence.text)))
 
     return [lead, *sorted(ranked[1:], key=order)]

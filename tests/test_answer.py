@@ -3524,6 +3524,8 @@ def test_sentences_saying_more_of_the_question_are_quoted_after_the_lead() -> No
     """Three sentences are quoted at most: within MARGIN of the lead, the one saying the
     "less than the Min" the lead does not comes before higher ones that repeat it; one
     further below stays below, whatever it says."""
+    from dataclasses import replace
+
     from rag.answer import MARGIN, Question, _new_terms_first
 
     question = Question.parse("What happens when the requested amount is less than the Min?", None)
@@ -3538,3 +3540,9 @@ def test_sentences_saying_more_of_the_question_are_quoted_after_the_lead() -> No
         repeats.sentence.text,
         far.sentence.text,
     ]
+    # Of another source, it keeps its place: a citation of another document is less
+    # likely to be of the one asked about.
+    elsewhere = replace(says_more, sentence=replace(says_more.sentence, source="other.txt"))
+    ordered = _new_terms_first(question, [lead, repeats, elsewhere])
+    assert [s.sentence.source for s in ordered] == ["doc.txt", "doc.txt", "other.txt"]
+    assert ordered[1].sentence.text == repeats.sentence.text
