@@ -1622,11 +1622,13 @@ def _new_terms_first(question: Question, ranked: list[ScoredSentence]) -> list[S
     asked = {_stem(w) for w in question.key_terms}
     said = set(stems(f"{lead.title} {lead.sentence.text}"))  # its quote, and what it is of
     floor = lead.score - MARGIN
+    wanted = asked - said
 
     def order(item: ScoredSentence) -> tuple[bool, int]:
-        if item.sentence.source != lead.sentence.source:
+        # Only the few within the margin of the lead's source are read (a hot path).
+        if item.score < floor or item.sentence.source != lead.sentence.source or not wanted:
             return item.score < floor, 0
-        return item.score < floor, -len((asked - said) & set(stems(item.sentence.text)))
+        return False, -len(wanted & set(stems(item.sentence.text)))
 
     return [lead, *sorted(ranked[1:], key=order)]
 
@@ -2557,6 +2559,8 @@ def _entry_line_above(text: str, line: int) -> int | None:
     if _opens_entry(text, line):
         return line
     indent = _indent_at(text, line)
+    if indent == 0:
+        return None  # no line above is indented less
     at = line
     while at > 0:
         at = text.rfind("\n", 0, at - 1) + 1
