@@ -66,7 +66,22 @@ _ADD_BATCH = 1000  # sentence records per Chroma add()
 _SCAN_PAGE = 5000  # records per page when the consistency check reads every sentence
 _RECORD_PAGE = 1000  # document records per page when preload_records reads them all
 _SEGMENT_FOLDER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_SENTENCE_SPACE = {"hnsw:space": "cosine"}
+# Chroma writes a collection's HNSW graph to disk every sync_threshold records (1,000 by
+# default); the records since wait in its log, and each process that opens the index adds
+# them to its graph again. Those graphs differ, and so do the graph search's hits: on the
+# 722-document docstrings mix, with 574 records in the log, six processes asking one
+# question for 100 sentences got four lists, and eval answers differed between two runs.
+# With the graph persisted whole, the six got one list. At 100, an ingest's write groups
+# (hundreds of sentences each) leave the graph persisted, a small write leaves at most 99
+# records to the log, and a delete of a few records rarely pays for a persist, whose cost
+# grows with the index (at 62,800 records 100-130 ms, against 7-14 ms for a write that
+# does not persist). Persisting after every add, 15,700 records added 1,000 at a time took
+# 6.1-7.1 s against 6.5-6.6 s, and 62,800 took 39.6 s against 37.1 s.
+_PERSIST_EVERY = 100
+# Chroma's legacy metadata keys: its configuration argument would record an embedding
+# function ("legacy") where these leave none, and warn on every later modify().
+_SENTENCE_SPACE = {"hnsw:space": "cosine", "hnsw:sync_threshold": _PERSIST_EVERY}
+_WORD_SPACE = {"hnsw:sync_threshold": _PERSIST_EVERY}  # squared L2, Chroma's default
 # A document record's metadata: the two keys queries filter on, and every other field as
 # one JSON value. Chroma keeps each metadata key as a row of its own and reads them row by
 # row: ten keys made a record read cost twice what three do (50 records: 7-8 ms against
@@ -280,6 +295,14 @@ class EmbeddingMismatchError(IndexUnavailableError):
     """The index's vectors were made by another model variant than the query's."""
 
 
+def _persist_every_add(collection: Any) -> None:
+    """Give a collection created before _PERSIST_EVERY that setting. Chroma reads it when a
+    process first loads the collection's graph: a process that had already searched it
+    goes on persisting every 1,000 records until it restarts."""
+    if collection.configuration_json["hnsw"]["sync_threshold"] != _PERSIST_EVERY:
+        collection.modify(configuration={"hnsw": {"sync_threshold": _PERSIST_EVERY}})
+
+
 class Index:
     def __init__(
         self, client: Any, name: str, embedder: Embedder, compact_ratio: float = 0.5
@@ -311,7 +334,7 @@ class Index:
         # One per embedding identity: a backend with other vectors (int8) has its own words.
         words_of = re.sub(r"[^A-Za-z0-9._-]", "-", embedding_identity(embedder))
         self._words = client.get_or_create_collection(
-            f"{name}-words-{words_of}", embedding_function=None
+            f"{name}-words-{words_of}", embedding_function=None, metadata=_WORD_SPACE
         )
         self._write_lock = threading.RLock()  # one sync at a time (repair() nests in it)
         self._access = ReadWriteLock()  # readers see a document before or after a write
@@ -522,7 +545,11 @@ class Index:
         got = self._sentences.query(
             query_embeddings=[query.tolist()], n_results=n, include=["distances"]
         )
-        ids: list[str] = got["ids"][0]
+        # Equal distances (the same sentence in two documents) in id order, not in the
+        # order the graph search happened to meet them.
+        closest = sorted(zip(got["distances"][0], got["ids"][0]))
+        ids = [id_ for _, id_ in closest]
+        distances = [dist for dist, _ in closest]
         located = [sentence_location(id_) for id_ in ids]
         records = self.documents_of(source for source, _, _ in located)
         placed: dict[str, DenseHit] = {}
@@ -547,7 +574,7 @@ class Index:
                 )
         return [
             (placed[id_], 1.0 - float(dist))
-            for id_, dist in zip(ids, got["distances"][0])
+            for id_, dist in zip(ids, distances)
             if id_ in placed  # deleted since the search
         ]
 
@@ -682,6 +709,8 @@ class Index:
         started = time.perf_counter()
         report = IngestReport()
         with self._write_lock:
+            for collection in (self._sentences, self._words):
+                _persist_every_add(collection)
             self.repair()
             stored = self.documents()
             pending: list[tuple[Document, list[Passage]]] = []

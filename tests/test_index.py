@@ -772,3 +772,62 @@ def test_preloaded_records_answer_without_record_reads_and_follow_writes(
     answer = serving.ask(NEW_QUESTION)
     assert "llamas.txt" not in cited_sources(answer)
     assert serving.index._metadata is None and any("ids" in read for read in reads)
+
+
+def _records_only_in_chromas_log(index_dir: Path, collection: str) -> int:
+    """Records written to a collection that its HNSW graph on disk does not hold yet: each
+    process opening the index adds them to its graph again (see Index._persist_graph).
+    Read from Chroma's own SQLite tables: Chroma has no call that tells."""
+    import sqlite3
+
+    with sqlite3.connect(index_dir / "chroma.sqlite3") as db:
+        (collection_id,) = db.execute(
+            "SELECT id FROM collections WHERE name = ?", (collection,)
+        ).fetchone()
+        persisted = db.execute(
+            "SELECT m.seq_id FROM max_seq_id m JOIN segments s ON s.id = m.segment_id "
+            "WHERE s.collection = ? AND s.scope = 'VECTOR'",
+            (collection_id,),
+        ).fetchone()
+        (waiting,) = db.execute(
+            "SELECT COUNT(*) FROM embeddings_queue WHERE topic LIKE ? AND seq_id > ?",
+            (f"%/{collection_id}", persisted[0] if persisted else -1),
+        ).fetchone()
+    return int(waiting)
+
+
+def test_an_ingest_leaves_the_sentence_graph_persisted(
+    corpus_copy: Path, tmp_path: Path, make_assistant
+) -> None:
+    """Records Chroma's graph on disk lacks are added again by every process that opens
+    the index, differently each time, and its search's hits change (see _PERSIST_EVERY)."""
+    lines = [f"Shipment {i} of convoy {i % 7} carried {i * 13} crates of tin." for i in range(150)]
+    (corpus_copy / "manifest.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assistant = make_assistant(corpus_copy)
+    index_dir = tmp_path / "index"
+    assistant.ingest()
+    sentences = assistant.index._sentences
+    assert sentences.count() > 200  # past Chroma's first batch (100): the graph is built
+    assert _records_only_in_chromas_log(index_dir, sentences.name) == 0
+    (corpus_copy / "extra.txt").write_text(f"{NEW_SENTENCE}\n", encoding="utf-8")
+    assert assistant.ingest().added == ["extra.txt"]
+    assert _records_only_in_chromas_log(index_dir, sentences.name) == 1  # under 100
+    assert not assistant.ask(NEW_QUESTION).refused
+
+
+def test_a_sentence_collection_from_before_persists_every_100_records_after_an_ingest(
+    corpus_copy: Path, tmp_path: Path, make_assistant
+) -> None:
+    """rag before 2026-11-28 created it with Chroma's default (every 1,000 records)."""
+    from rag.index import open_client
+
+    older = open_client(tmp_path / "index").create_collection(
+        "rag-sentences", embedding_function=None, metadata={"hnsw:space": "cosine"}
+    )
+    assert older.configuration_json["hnsw"]["sync_threshold"] == 1000
+    assistant = make_assistant(corpus_copy)
+    assistant.ingest()
+    sentences = assistant.index._sentences
+    assert sentences.name == "rag-sentences"
+    assert sentences.configuration_json["hnsw"]["sync_threshold"] == 100
+    assert assistant.index._words.configuration_json["hnsw"]["sync_threshold"] == 100
