@@ -139,6 +139,17 @@ _FRAMING = frozenset(
         "documentation",
         "docstring",
         "docstrings",
+        # What the question judges the answer as: the evidence states the drawback itself
+        # ("the greater the overheads"), rarely that it is one.
+        "downside",
+        "downsides",
+        "drawback",
+        "drawbacks",
+        "disadvantage",
+        "disadvantages",
+        "advantage",
+        "advantages",
+        "things",
     ]
 )
 # Words naming the form of the answer ("What does the acronym ONNX stand for?"): no key
@@ -287,7 +298,9 @@ _ALIAS = re.compile(
     r"|\b(otherwise|sometimes|commonly|often|usually|better) (known as|called)\b"
     r"|\bsynonyms?\b|\bor simply\b"
     # A dictionary entry's other names: '(Or "gender bender", "gender blender")'.
-    r"|\(or\s+[\"“]",
+    r"|\(or\s+[\"“]"
+    # '(NII, or "information superhighway")': an abbreviation's entry, then its other name.
+    r"|\([^()]*,\s*or\s+[\"“]",
     re.I,
 )
 # "When did...", not "which key ... when resizing": a clause with "when" asks for no time.
@@ -358,8 +371,16 @@ _VALUE = re.compile(
 # nor is a command-line option's syntax ("specified with `--fast=#`").
 _DEFAULT_GIVEN = re.compile(
     r"\bdefault|(?<![-\w])[A-Za-z_]\w*\s*=\s*[^=\s]|\bif (not|none|omitted|unset|no)\b"
-    r"|\bunless\b|\botherwise\b",
+    r"|\bunless\b|\botherwise\b"
+    # A setting's value in brackets after its name, as READMEs list them: "more deleted
+    # vectors than `RAG_COMPACT_RATIO` (0.5) of the live ones".
+    r"|(?-i:\b[A-Z][A-Z0-9]*_[A-Z0-9_]+)`?\s*\(\s*-?\d[\d.]*\s*\)",
     re.I,
+)
+# "Which applications are the most demanding?" - "The most demanding applications are those
+# where the computer generates moving images in real time": a description picks them out.
+_DESCRIBES_WHICH = re.compile(
+    r"\b(?:are|is) (?:those|the ones?) (?:where|that|which|who|whose|in which)\b"
 )
 # "What is Lin Yun's email address?": a sentence about Lin Yun is not an answer without one.
 _CONTACT_Q = re.compile(
@@ -1220,6 +1241,7 @@ class ExtractiveAnswerer:
             and not _cites_author(quoted, question.text)
             and not _fills_slot(question.text, quoted, terms)
             and not _names_maker(quoted, question.text)
+            and not _DESCRIBES_WHICH.search(quoted)
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""
@@ -1729,6 +1751,17 @@ def _continued(text: str, start: int, end: int) -> int:
     return len(text[:stop].rstrip())
 
 
+def _asks_for_contact(lowered: str) -> bool:
+    """An address or number is named as a thing of its own ("Lin Yun's email address",
+    "the website of", "which URL does"), not as a word describing the next one ("upload
+    their website content", "the email client")."""
+    for found in _CONTACT_Q.finditer(lowered):
+        after = re.match(r"\s+([a-z]+)\b", lowered[found.end() :])
+        if not after or after.group(1) in stopwords():
+            return True
+    return False
+
+
 def _kind(text: str) -> str:
     text = _main_clause(text)
     lowered = text.lower()
@@ -1739,7 +1772,7 @@ def _kind(text: str) -> str:
     if _EXPANSION_Q.search(text) and _acronym(text):
         return "expansion"
     head = _asked_noun(text)
-    if _CONTACT_Q.search(_MENTIONED.sub(" ", lowered)) and (not head or _CONTACT_Q.match(head)):
+    if _asks_for_contact(_MENTIONED.sub(" ", lowered)) and (not head or _CONTACT_Q.match(head)):
         # "...an HTTP URL, which port gets used?" asks for a port, not for a URL; 'What
         # does the word "email" mean in German?' for a meaning, not for an address.
         return "contact"
@@ -1773,7 +1806,8 @@ def _kind(text: str) -> str:
     # "How are the steps named?" asks for a way of naming, not for a name.
     if (
         _NAME_Q.search(lowered)
-        and not re.match(r"\W*how\b", lowered)
+        # "Where does the name "burst page" come from?" asks for an origin.
+        and not re.match(r"\W*(?:how|where)\b", lowered)
         and not _CALL_Q.search(lowered)
         and not _YES_NO_Q.match(lowered)
     ):
@@ -1832,6 +1866,12 @@ _SLOT_Q = re.compile(
     re.I,
 )
 _ARTICLES = frozenset(["the", "a", "an"])
+# "Several codes can...", "in one function": how many, not which ones.
+_QUANTIFIERS = frozenset(
+    ["several", "many", "various", "different", "certain", "multiple", "numerous", "every"]
+    + ["similar", "other", "others", "some", "most", "all", "few", "both", "each", "such"]
+    + ["one", "two", "three", "four", "five", "single", "double"]
+)
 _POSSESSIVE_S = re.compile(r"['’]s$")
 _EXAMPLE_Q = re.compile(r"\b(?:typical|example|examples|instance)\b", re.I)
 _EXAMPLE_GIVEN = re.compile(r"\be\.g\.|\bfor (?:example|instance)\b|\bsuch as\b", re.I)
@@ -1859,8 +1899,9 @@ def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
             return False
         word = _POSSESSIVE_S.sub("", tokens[i])  # "an dodecahedron's edge/vertex graph"
         return (
-            word.isalpha()
+            word.replace("-", "").isalpha()  # "the point-to-point model"
             and word not in stopwords()
+            and word not in _QUANTIFIERS
             and word not in asked
             and _stem(word) not in asked
             and not (terms is not None and _is_common(word, terms))
@@ -1913,13 +1954,26 @@ def _fills_slot(question: str, sentence: str, terms: TopicTerms | None) -> bool:
         for i in range(len(tokens) - 2)
     ):
         return True
-    head = _asked_noun(question)
+    # The noun "which" asks about, alone or after one word ("Which nerve is...", "Which
+    # messaging models does JMS support?"): a new word before it fills the place ("the
+    # median nerve", "the point-to-point models"), not the question's own modifier ("the
+    # protocol UDP port" for "Which UDP port does...").
+    asked_noun = re.match(
+        rf"\W*(?:which|what)\s+(?:([\w-]+)\s+)?([\w-]+)\s+{_AUXILIARY}\b", question, re.I
+    )
+    modifier, head = (
+        (asked_noun.group(1) or "", asked_noun.group(2).lower()) if asked_noun else ("", "")
+    )
     if (
         head
         and head not in _ORGANISATION_HEADS
-        # The noun alone ("Which nerve is..."): in "Which UDP port does..." the word after
-        # "which" is itself a modifier, and "the protocol UDP" no answer.
-        and re.match(rf"\W*(?:which|what)\s+{head}\s+{_AUXILIARY}\b", question, re.I)
+        and _asked_noun(question) not in _ORGANISATION_HEADS
+        # The question's modifier said too ("messaging" ~ "message types"; not as a verb,
+        # "designed"): "Which design patterns...?" is not answered by "persistence patterns".
+        and (
+            not modifier
+            or _stem(modifier.lower()) in {_stem(t) for t in tokens if not t.endswith("ed")}
+        )
     ):
         return any(
             _stem(tokens[i]) == _stem(head) and new_at(i - 1) and tokens[i - 1] not in _ARTICLES
@@ -1956,7 +2010,9 @@ _LEADING_CLAUSE = re.compile(
 _CONDITION_Q = re.compile(
     r"\W*when (?:does|do|is|are|should|would|will|can|must)\b[^?]*\b(?:raise[sd]?|throws?|"
     r"fails?|returns?|errors?|warns?|emits?|triggers?|appl(?:y|ies)|called|invoked|used|"
-    r"needed|necessary|required|appropriate|safe|useful|recommended|ignored|skipped|allowed)\b"
+    r"needed|necessary|required|appropriate|safe|useful|recommended|ignored|skipped|allowed|"
+    # "When is a language classified as high level?": on what condition, not at what time.
+    r"classified|considered|regarded|deemed|treated|evaluated|executed|checked)\b"
 )
 # "What do the default check_* methods verify?" asks what they do, not for a default value.
 _DEFAULT_SUBJECT = re.compile(r"\W*(?:what|which) (?:do|does|did|can|will) the default\b")

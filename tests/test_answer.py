@@ -525,6 +525,10 @@ def test_sentences_after_the_best_meet_the_same_standard(corpus_copy, make_assis
         # A leading clause sets the scene; the question after it says what is asked.
         ("When I use make_pipeline, how are the steps named?", "other"),
         ("When I send a steer event, which event acknowledges the input?", "entity"),
+        ("When is a programming language classified as high level?", "other"),
+        ("How do customers upload their website content to the shared server?", "other"),
+        ("Where can I find the project website?", "contact"),
+        ('Where does the name "burst page" come from?', "other"),
         ("When a bucket is created, what visibility does it get by default?", "other"),
         ("When does MorphOp.load_lut raise an exception?", "other"),
         ("When is it appropriate to pass checked=False?", "other"),
@@ -3383,6 +3387,31 @@ def test_the_question_s_verb_then_by_names_the_doer(tmp_path, make_assistant) ->
             "It suits applications where a steady stream matters more than accuracy.",
             False,
         ),
+        (
+            "Which messaging models does the Java Message Service support?",
+            "JMS supports the publish/subscribe and point-to-point models of message queues.",
+            True,
+        ),
+        (
+            "Which design patterns is SQLAlchemy's ORM built on?",
+            "SQLAlchemy provides a suite of well known persistence patterns, designed for speed.",
+            False,  # patterns, but not said to be design patterns
+        ),
+        (
+            "Which UDP port does DNS use?",
+            "DNS uses the protocol UDP port.",
+            False,  # the question's own word before the noun
+        ),
+        (
+            "Which error-correcting code is the most commonly used?",
+            "Several codes can perform single error correction.",
+            False,  # how many, not which
+        ),
+        (
+            "Which pygments function does lexing and formatting in a single call?",
+            "Pygments combines `lex` and `format` in one function.",
+            False,  # how many
+        ),
     ],
 )
 def test_a_lower_case_word_fills_the_place_the_question_leaves_open(
@@ -3546,3 +3575,110 @@ def test_sentences_saying_more_of_the_question_are_quoted_after_the_lead() -> No
     ordered = _new_terms_first(question, [lead, repeats, elsewhere])
     assert [s.sentence.source for s in ordered] == ["doc.txt", "doc.txt", "other.txt"]
     assert ordered[1].sentence.text == repeats.sentence.text
+
+
+def test_descriptions_aliases_conditions_and_lower_case_kinds_answer(
+    tmp_path, make_assistant
+) -> None:
+    """ "Which applications are the most demanding?" is answered by "those where ...";
+    '(NII, or "information superhighway")' gives another name; "When is a language
+    classified as high level?" asks on what condition, not at what time; "Which
+    messaging models" by "the point-to-point models"; "the downside of" a thing is
+    rarely called so; "`RAGTOOL_COMPACT_RATIO` (0.5)" gives a setting's default. Each
+    with the entry that lacks it refused."""
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {
+            "graphics.txt": foldoc_entry(
+                "graphics",
+                "The most demanding applications for computer graphics are those where the "
+                "computer generates moving images in real time, especially in video games.",
+            ),
+            "nii.txt": foldoc_entry(
+                "national information infrastructure",
+                '<project> (NII, or "information superhighway") Future integrated '
+                "communications in the USA.",
+            ),
+            "language.txt": foldoc_entry(
+                "programming language",
+                "Languages are classified as low level if they are close to machine code and "
+                "high level if each language statement corresponds to many machine code "
+                "instructions.",
+            ),
+            "jms.txt": foldoc_entry(
+                "Java Message Service",
+                "JMS supports the publish/subscribe and point-to-point models and allows "
+                "the creation of message types consisting of arbitrary Java objects.",
+            ),
+            "settings.txt": (
+                "ragtool\n\nWhen an ingest leaves more deleted vectors than "
+                "`RAGTOOL_COMPACT_RATIO` (0.5) of the live ones, it rebuilds the collection.\n"
+            ),
+            "grain.txt": foldoc_entry(
+                "coarse grain",
+                "The smaller the granularity, the greater the potential for parallelism "
+                "and hence speed-up but the greater the overheads of synchronisation and "
+                "communication.",
+            ),
+        },
+    )
+    asked = {
+        "Which computer graphics applications are described as the most demanding?": (
+            "moving images"
+        ),
+        "What is the national information infrastructure (NII) also known as?": (
+            "information superhighway"
+        ),
+        "When is a programming language classified as high level?": "many machine code",
+        "Which messaging models does the Java Message Service support?": "point-to-point",
+        "In parallel computing, what is the downside of making the granularity smaller?": (
+            "overheads"
+        ),
+        "What is the default RAGTOOL_COMPACT_RATIO that triggers rebuilding the collection?": (
+            "(0.5)"
+        ),
+    }
+    for question, fact in asked.items():
+        assert fact in answered(assistant, question).citations[0].quote, question
+    (tmp_path / "docs" / "graphics.txt").write_text(
+        foldoc_entry("graphics", "The most demanding applications for computer graphics are slow.")
+    )
+    (tmp_path / "docs" / "nii.txt").write_text(
+        foldoc_entry(
+            "national information infrastructure",
+            "<project> (NII) Future integrated communications in the USA.",
+        )
+    )
+    (tmp_path / "docs" / "settings.txt").write_text(
+        "ragtool\n\nWhen an ingest leaves more deleted vectors than "
+        "`RAGTOOL_COMPACT_RATIO` of the live ones, it rebuilds the collection.\n"
+    )
+    assistant.ingest()
+    refusal(
+        assistant,
+        "What is the default RAGTOOL_COMPACT_RATIO that triggers rebuilding the collection?",
+        "default",
+    )
+    refusal(
+        assistant,
+        "Which computer graphics applications are described as the most demanding?",
+        "names none beside it",
+    )
+    refusal(
+        assistant,
+        "What is the national information infrastructure (NII) also known as?",
+        "another name",
+    )
+
+
+def test_what_the_question_judges_the_answer_as_is_no_key_term() -> None:
+    """ "the downside of making the granularity smaller": the evidence says "the greater
+    the overheads", and in a large collection "downside" would weigh as a rare word."""
+    from rag.answer import Question
+
+    terms = Question.parse(
+        "In parallel computing, what is the downside of making the granularity smaller?", None
+    ).key_terms
+    assert "downside" not in terms and "granularity" in terms
+    assert "things" not in Question.parse("What two things define a language?", None).key_terms
