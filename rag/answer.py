@@ -382,6 +382,10 @@ _DEFAULT_GIVEN = re.compile(
 _DESCRIBES_WHICH = re.compile(
     r"\b(?:are|is) (?:those|the ones?) (?:where|that|which|who|whose|in which)\b"
 )
+# "Which characters does escape() escape?" - "Escape &, <, and > in a string": symbols,
+# standing alone, name characters as words name other things.
+_CHARACTERS_Q = re.compile(r"\b(?:which|what)\s+(?:\w+\s+)?(?:characters?|symbols?)\b", re.I)
+_LONE_SYMBOL = re.compile(r"(?:^|(?<=[\s,(]))[&<>|\\~^%$#@*+=/](?=[\s,.)]|$)")
 # "What is Lin Yun's email address?": a sentence about Lin Yun is not an answer without one.
 _CONTACT_Q = re.compile(
     r"\b(e-?mail|phone|telephone|fax|website|web ?site|url|home ?page)( address| number)?\b"
@@ -1242,6 +1246,7 @@ class ExtractiveAnswerer:
             and not _fills_slot(question.text, quoted, terms)
             and not _names_maker(quoted, question.text)
             and not _DESCRIBES_WHICH.search(quoted)
+            and not (_CHARACTERS_Q.search(question.text) and _LONE_SYMBOL.search(quoted))
         ):
             return "the question asks which one and the evidence names none beside it"
         return ""

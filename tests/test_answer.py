@@ -3682,3 +3682,21 @@ def test_what_the_question_judges_the_answer_as_is_no_key_term() -> None:
     ).key_terms
     assert "downside" not in terms and "granularity" in terms
     assert "things" not in Question.parse("What two things define a language?", None).key_terms
+
+
+def test_symbols_standing_alone_name_the_characters_asked_for(tmp_path, make_assistant) -> None:
+    """ "Which characters does escape() escape?" - "Escape &, <, and >": no word names them,
+    the symbols do; a line that only says "special characters" names none."""
+    module = "xml.sax.saxutils (module)\n\nA library of useful helper functions for SAX.\n\n"
+    assistant = assistant_over(
+        make_assistant,
+        tmp_path / "docs",
+        {"saxutils.txt": module + "escape(data, entities): Escape &, <, and > in a string.\n"},
+    )
+    question = "Which characters does xml.sax.saxutils.escape escape?"
+    assert "&, <, and >" in answered(assistant, question).citations[0].quote
+    (tmp_path / "docs" / "saxutils.txt").write_text(
+        module + "escape(data, entities): Escape the special characters in a string - all.\n"
+    )
+    assistant.ingest()
+    refusal(assistant, question, "names none beside it")
