@@ -1875,7 +1875,7 @@ _ARTICLES = frozenset(["the", "a", "an"])
 _QUANTIFIERS = frozenset(
     ["several", "many", "various", "different", "certain", "multiple", "numerous", "every"]
     + ["similar", "other", "others", "some", "most", "all", "few", "both", "each", "such"]
-    + ["one", "two", "three", "four", "five", "single", "double"]
+    + ["one", "two", "three", "four", "five"]  # not "single", "double": "double precision"
 )
 _POSSESSIVE_S = re.compile(r"['’]s$")
 _EXAMPLE_Q = re.compile(r"\b(?:typical|example|examples|instance)\b", re.I)

@@ -295,8 +295,8 @@ class EmbeddingMismatchError(IndexUnavailableError):
     """The index's vectors were made by another model variant than the query's."""
 
 
-def _persist_every_add(collection: Any) -> None:
-    """Give a collection created before _PERSIST_EVERY that setting. Chroma reads it when a
+def _persist_every_hundred_records(collection: Any) -> None:
+    """Give a collection created before _PERSIST_EVERY its setting. Chroma reads it when a
     process first loads the collection's graph: a process that had already searched it
     goes on persisting every 1,000 records until it restarts."""
     if collection.configuration_json["hnsw"]["sync_threshold"] != _PERSIST_EVERY:
@@ -710,7 +710,7 @@ class Index:
         report = IngestReport()
         with self._write_lock:
             for collection in (self._sentences, self._words):
-                _persist_every_add(collection)
+                _persist_every_hundred_records(collection)
             self.repair()
             stored = self.documents()
             pending: list[tuple[Document, list[Passage]]] = []
