@@ -776,7 +776,7 @@ def test_preloaded_records_answer_without_record_reads_and_follow_writes(
 
 def _records_only_in_chromas_log(index_dir: Path, collection: str) -> int:
     """Records written to a collection that its HNSW graph on disk does not hold yet: each
-    process opening the index adds them to its graph again (see Index._persist_graph).
+    process opening the index adds them to its graph again (see rag.index._PERSIST_EVERY).
     Read from Chroma's own SQLite tables: Chroma has no call that tells."""
     import sqlite3
 
